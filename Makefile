@@ -7,7 +7,7 @@ PKGS     := $(MODULES:%=./%/...)
 BIN      := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help build test test-short bench lint fmt vet staticcheck clean
+.PHONY: help build test test-short bench loadtest lint fmt vet staticcheck clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ test-short: ## unit tests only, fast
 
 bench: ## micro-benchmarks (see BENCHMARKS.md for the load generators)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+
+loadtest: build ## ext_authz load over real gRPC: warm cache, then no cache (BENCHMARKS.md)
+	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3
+	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -no-cache
 
 lint: fmt vet staticcheck ## gofmt check, go vet, staticcheck
 

@@ -1,0 +1,45 @@
+// Command authzload is the ext_authz load generator: it runs the extauthz binary against a
+// real JWKS server and drives Check over real gRPC, printing throughput, latency percentiles
+// and the server's CPU time per check. See BENCHMARKS.md for how the published numbers were made.
+//
+// Usage:
+//
+//	authzload -extauthz bin/extauthz [-duration 10s] [-concurrency 16] [-clients 100] [-no-cache] [-runs 3]
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/torchgate/torchgate/extauthz/internal/loadgen"
+)
+
+func main() {
+	var o loadgen.Options
+	flag.StringVar(&o.Binary, "extauthz", "bin/extauthz", "extauthz binary to run")
+	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "measured duration per run")
+	flag.IntVar(&o.Concurrency, "concurrency", 16, "concurrent Check loops")
+	flag.IntVar(&o.Conns, "conns", 4, "gRPC connections")
+	flag.IntVar(&o.Clients, "clients", 100, "distinct clients (tokens), RS256 and ES256 alternating")
+	flag.BoolVar(&o.NoCache, "no-cache", false, "disable the verified-token cache")
+	runs := flag.Int("runs", 3, "runs; the median by throughput is reported last")
+	flag.Parse()
+
+	var results []loadgen.Result
+	for i := range *runs {
+		r, err := loadgen.Run(context.Background(), o)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "authzload:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("run %d: %s\n", i+1, r)
+		results = append(results, r)
+	}
+	slices.SortFunc(results, func(a, b loadgen.Result) int { return cmp.Compare(a.Throughput, b.Throughput) })
+	fmt.Printf("median: %s\n", results[len(results)/2])
+}

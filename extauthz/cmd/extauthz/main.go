@@ -1,0 +1,40 @@
+// Command extauthz is torchgate's edge authorization service: the Envoy ext_authz decision
+// service for OAuth2 bearer tokens, with its operator commands.
+//
+// Usage:
+//
+//	extauthz serve --config FILE
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: extauthz <command> [flags]
+
+commands:
+  serve --config FILE   run the ext_authz gRPC service and its HTTP endpoints
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "extauthz: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "extauthz:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,136 @@
+package authz
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/torchgate/torchgate/extauthz/internal/audit"
+	"github.com/torchgate/torchgate/extauthz/internal/policy"
+	"github.com/torchgate/torchgate/extauthz/internal/token"
+)
+
+// Policy is one immutable snapshot of everything a decision reads from the configuration. A
+// reload builds a new Policy and swaps it in; checks in flight finish on the one they started
+// with.
+type Policy struct {
+	Verifier          *token.Verifier
+	Routes            *policy.Table
+	MaxHeaderBytes    int
+	KeepAuthorization bool
+}
+
+// Service implements envoy.service.auth.v3.Authorization. It is safe for concurrent use.
+type Service struct {
+	authv3.UnimplementedAuthorizationServer
+
+	policy  atomic.Pointer[Policy]
+	audit   *audit.Logger
+	metrics *Metrics
+	now     func() time.Time
+}
+
+var _ authv3.AuthorizationServer = (*Service)(nil)
+
+// Options configure a Service. A nil Audit disables the audit log; Now defaults to time.Now.
+type Options struct {
+	Audit   *audit.Logger
+	Metrics *Metrics
+	Now     func() time.Time
+}
+
+// NewService returns a Service deciding with p.
+func NewService(p *Policy, opts Options) *Service {
+	s := &Service{audit: opts.Audit, metrics: opts.Metrics, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.policy.Store(p)
+	return s
+}
+
+// SetPolicy swaps in a new policy; subsequent checks use it.
+func (s *Service) SetPolicy(p *Policy) { s.policy.Store(p) }
+
+// Check implements the ext_authz v3 Check RPC. Every outcome, including a denial, is returned as
+// a CheckResponse with a nil error: Envoy turns a gRPC error into status_on_error, which would
+// hide the reason from the client.
+func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	start := s.now()
+	p := s.policy.Load()
+	r := readRequest(cr)
+	d := s.decide(ctx, p, r)
+	resp := response(d, r, p.KeepAuthorization)
+	elapsed := s.now().Sub(start)
+	if s.metrics != nil {
+		s.metrics.observe(d, elapsed.Seconds())
+	}
+	if s.audit != nil {
+		s.record(start, elapsed, r, d)
+	}
+	return resp, nil
+}
+
+// decide runs the checks in order: authentication, then route policy, then scope. A failure
+// at any step denies; nothing here can allow a request whose token did not verify. The route is
+// resolved first only so that denials name the model in the audit log.
+func (s *Service) decide(ctx context.Context, p *Policy, r request) Decision {
+	need, routeErr := p.Routes.Resolve(r.context, r.method, r.path)
+	raw, err := token.ParseAuthorization(r.authorization, p.MaxHeaderBytes)
+	if err == nil {
+		var claims *token.Claims
+		if claims, err = p.Verifier.Verify(ctx, raw); err == nil {
+			return decideAuthenticated(claims, need, routeErr)
+		}
+	}
+	d := denyToken(err)
+	d.Need = need
+	return d
+}
+
+// decideAuthenticated applies route policy and scope to a verified token.
+func decideAuthenticated(claims *token.Claims, need policy.Requirement, routeErr error) Decision {
+	if routeErr != nil {
+		return denyRoute(claims, routeErr)
+	}
+	if !claims.HasAnyScope(need.Scopes) {
+		return denyScope(claims, need)
+	}
+	return allow(claims, need)
+}
+
+// maxLoggedRequestID bounds the client-supplied request id in the audit log.
+const maxLoggedRequestID = 128
+
+func (s *Service) record(start time.Time, elapsed time.Duration, r request, d Decision) {
+	outcome := "deny"
+	if d.Allowed {
+		outcome = "allow"
+	}
+	reqID := r.requestID
+	if len(reqID) > maxLoggedRequestID {
+		reqID = reqID[:maxLoggedRequestID]
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", reqID),
+		slog.String("method", r.method),
+		slog.String("path", r.path),
+		slog.String("model", d.Need.Model),
+		slog.String("decision", outcome),
+		slog.String("reason", d.Reason),
+		slog.Int("status", d.Status),
+		slog.Int64("latency_us", elapsed.Microseconds()),
+		slog.String("source", r.source),
+	}
+	if c := d.Claims; c != nil {
+		attrs = append(attrs,
+			slog.String("client_id", c.ClientID),
+			slog.String("subject", c.Subject),
+			slog.String("jti", c.JTI),
+			slog.String("issuer", c.Issuer))
+	}
+	s.audit.Log(start, "authz.decision", attrs...)
+}

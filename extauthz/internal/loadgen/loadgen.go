@@ -1,0 +1,282 @@
+// Package loadgen measures the ext_authz service the way Envoy uses it: it starts a real
+// identity provider (testidp), runs the extauthz binary as a separate process, and sends Check
+// RPCs over real gRPC from a fixed number of concurrent workers. It reports throughput,
+// latency percentiles and the server process's CPU time per check (read from /proc), so that
+// the generator's own cost is not counted against the server.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/torchgate/torchgate/extauthz/internal/testidp"
+)
+
+// Options describe one load run.
+type Options struct {
+	Binary      string        // path to the extauthz binary
+	Duration    time.Duration // measured time, after warm-up
+	Concurrency int           // concurrent Check loops
+	Conns       int           // gRPC connections shared by the loops (Envoy uses a few)
+	Clients     int           // distinct client ids (each with its own token)
+	NoCache     bool          // disable the verified-token cache: every check verifies a signature
+	ExtraConfig string        // appended to the generated extauthz configuration
+	Stderr      *os.File      // where the server's logs go; nil discards
+}
+
+// Result is what one run measured.
+type Result struct {
+	Checks     int
+	Errors     int
+	Denied     int
+	Elapsed    time.Duration
+	P50, P99   time.Duration
+	ServerCPU  time.Duration // user+system CPU of the extauthz process during the measured window
+	Throughput float64       // checks per second
+}
+
+// CPUPerCheck is the server's CPU time per check.
+func (r Result) CPUPerCheck() time.Duration {
+	if r.Checks == 0 {
+		return 0
+	}
+	return r.ServerCPU / time.Duration(r.Checks)
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("checks=%d errors=%d denied=%d  %.0f checks/s  p50=%s p99=%s  server CPU %.1f µs/check",
+		r.Checks, r.Errors, r.Denied, r.Throughput, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond),
+		float64(r.CPUPerCheck().Nanoseconds())/1e3)
+}
+
+// Run performs one load run.
+func Run(ctx context.Context, o Options) (Result, error) {
+	idp, err := testidp.New()
+	if err != nil {
+		return Result{}, err
+	}
+	defer idp.Close()
+	tokens, err := mintTokens(idp, o.Clients)
+	if err != nil {
+		return Result{}, err
+	}
+	srv, err := startServer(ctx, o, idp)
+	if err != nil {
+		return Result{}, err
+	}
+	defer srv.stop()
+
+	conns := make([]*grpc.ClientConn, max(o.Conns, 1))
+	for i := range conns {
+		if conns[i], err = grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+			return Result{}, err
+		}
+		defer conns[i].Close()
+	}
+	// Warm-up: every token once (fills the cache when it is on), then a short burst.
+	client := authv3.NewAuthorizationClient(conns[0])
+	for _, tok := range tokens {
+		if _, err := client.Check(ctx, request(tok)); err != nil {
+			return Result{}, fmt.Errorf("loadgen: warm-up check: %w", err)
+		}
+	}
+	drive(ctx, conns, tokens, o.Concurrency, 500*time.Millisecond)
+
+	cpu0, err := processCPU(srv.cmd.Process.Pid)
+	if err != nil {
+		return Result{}, err
+	}
+	res := drive(ctx, conns, tokens, o.Concurrency, o.Duration)
+	cpu1, err := processCPU(srv.cmd.Process.Pid)
+	if err != nil {
+		return Result{}, err
+	}
+	res.ServerCPU = cpu1 - cpu0
+	return res, nil
+}
+
+func mintTokens(idp *testidp.IdP, n int) ([]string, error) {
+	tokens := make([]string, n)
+	for i := range tokens {
+		alg := "RS256"
+		if i%2 == 1 {
+			alg = "ES256"
+		}
+		id := fmt.Sprintf("client-%03d", i)
+		tok, err := idp.Mint(testidp.Token{Alg: alg, Claims: map[string]any{
+			"sub": id, "client_id": id, "scope": "infer:mlp", "jti": fmt.Sprintf("jti-%d", i),
+		}})
+		if err != nil {
+			return nil, err
+		}
+		tokens[i] = tok
+	}
+	return tokens, nil
+}
+
+func request(tok string) *authv3.CheckRequest {
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Method: "POST", Path: "/v2/models/mlp/infer",
+			Headers: map[string]string{"authorization": "Bearer " + tok, "x-request-id": "load", "content-type": "application/json"},
+		}},
+		ContextExtensions: map[string]string{"scope": "infer:mlp infer:all", "model": "mlp", "cost": "1"},
+	}}
+}
+
+// drive runs concurrency Check loops for d and gathers their results.
+func drive(ctx context.Context, conns []*grpc.ClientConn, tokens []string, concurrency int, d time.Duration) Result {
+	reqs := make([]*authv3.CheckRequest, len(tokens))
+	for i, tok := range tokens {
+		reqs[i] = request(tok)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		res       Result
+		wg        sync.WaitGroup
+	)
+	start := time.Now()
+	for w := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := authv3.NewAuthorizationClient(conns[w%len(conns)])
+			var local []time.Duration
+			errs, denied := 0, 0
+			for i := w; ctx.Err() == nil; i++ {
+				t0 := time.Now()
+				resp, err := client.Check(context.Background(), reqs[i%len(reqs)])
+				local = append(local, time.Since(t0))
+				switch {
+				case err != nil:
+					errs++
+				case resp.GetDeniedResponse() != nil:
+					denied++
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			res.Errors += errs
+			res.Denied += denied
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	res.Checks = len(latencies)
+	res.Throughput = float64(res.Checks) / res.Elapsed.Seconds()
+	slices.Sort(latencies)
+	if n := len(latencies); n > 0 {
+		res.P50 = latencies[n/2]
+		res.P99 = latencies[n*99/100]
+	}
+	return res
+}
+
+type server struct {
+	cmd      *exec.Cmd
+	grpcAddr string
+	dir      string
+}
+
+func startServer(ctx context.Context, o Options, idp *testidp.IdP) (*server, error) {
+	dir, err := os.MkdirTemp("", "authzload")
+	if err != nil {
+		return nil, err
+	}
+	grpcAddr, httpAddr := freeAddr(), freeAddr()
+	cacheSize := 100000
+	if o.NoCache {
+		cacheSize = -1
+	}
+	cfg := fmt.Sprintf(`listen: {grpc: %q, http: %q}
+issuers:
+  - issuer: %s
+    audiences: [torchgate]
+token_cache: {size: %d}
+audit: {path: %q}
+log_level: warn
+%s`, grpcAddr, httpAddr, idp.URL(), cacheSize, filepath.Join(dir, "audit.log"), o.ExtraConfig)
+	path := filepath.Join(dir, "extauthz.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, o.Binary, "serve", "--config", path)
+	cmd.Stderr = o.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("loadgen: start %s: %w", o.Binary, err)
+	}
+	s := &server{cmd: cmd, grpcAddr: grpcAddr, dir: dir}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, errors.New("loadgen: extauthz did not become ready in 15s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	_ = s.cmd.Wait()
+	os.RemoveAll(s.dir)
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// clockTicks is USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 on Linux).
+const clockTicks = 100
+
+// processCPU returns the user+system CPU time a process has used (Linux /proc).
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("loadgen: server CPU: %w", err)
+	}
+	// Fields after the parenthesised command name: state is field 3; utime 14, stime 15.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, errors.New("loadgen: short /proc stat line")
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("loadgen: unreadable /proc stat times")
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
