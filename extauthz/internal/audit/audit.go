@@ -8,6 +8,7 @@
 package audit
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -26,6 +27,7 @@ type entry struct {
 // Logger is an asynchronous JSON-lines audit logger.
 type Logger struct {
 	out      *slog.Logger
+	buf      *bufio.Writer // only run touches it
 	ch       chan entry
 	dropped  prometheus.Counter
 	done     chan struct{} // closed by Close
@@ -39,8 +41,10 @@ func New(w io.Writer, buffer int, reg prometheus.Registerer) *Logger {
 	if buffer < 1 {
 		buffer = 1
 	}
+	buf := bufio.NewWriterSize(w, 64<<10)
 	l := &Logger{
-		out: slog.New(slog.NewJSONHandler(w, nil)),
+		out: slog.New(slog.NewJSONHandler(buf, nil)),
+		buf: buf,
 		ch:  make(chan entry, buffer),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "torchgate_audit_dropped_total",
@@ -78,12 +82,18 @@ func (l *Logger) Close() {
 	<-l.finished
 }
 
+// run writes queued lines. Lines are buffered while more are waiting and flushed whenever the
+// queue runs dry, so a busy service makes one write call per batch, not per line.
 func (l *Logger) run() {
 	defer close(l.finished)
+	defer l.buf.Flush()
 	for {
 		select {
 		case e := <-l.ch:
 			l.write(e)
+			if len(l.ch) == 0 {
+				_ = l.buf.Flush()
+			}
 		case <-l.done:
 			for {
 				select {

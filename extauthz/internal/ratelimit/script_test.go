@@ -1,0 +1,116 @@
+package ratelimit
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// newMiniredis returns a miniredis whose TIME follows clock, and a client.
+func newMiniredis(t *testing.T, clock *fakeClock) (*miniredis.Miniredis, redis.UniversalClient) {
+	t.Helper()
+	m := miniredis.RunT(t)
+	m.SetTime(clock.Now())
+	c := redis.NewClient(&redis.Options{Addr: m.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = c.Close() })
+	return m, c
+}
+
+// TestScriptMatchesLocal runs the same random traffic through the Lua script
+// (in miniredis, whose TIME follows a fake clock) and through Local: every
+// result must be identical, across minute, hour, day and month rollovers
+// (including a leap February and New Year) and tier changes.
+func TestScriptMatchesLocal(t *testing.T) {
+	tiers := []*Tier{
+		{Name: "small", Rate: 3, Burst: 4, Quotas: []Quota{{Minute, 20}, {Hour, 50}, {Day, 80}, {Month, 100}}},
+		{Name: "changed", Rate: 7, Burst: 2, Quotas: []Quota{{Minute, 25}, {Month, 120}}},
+		{Name: "big", Rate: 1e6, Burst: 1 << 40, Quotas: []Quota{{Day, 1 << 50}}},
+	}
+	starts := []struct {
+		name string
+		at   time.Time
+	}{
+		{"leap February end", time.Date(2028, 2, 29, 23, 58, 30, 123456000, time.UTC)},
+		{"New Year", time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC)},
+		{"thirty-day month end", time.Date(2026, 11, 30, 23, 59, 50, 0, time.UTC)},
+	}
+	for _, s := range starts {
+		t.Run(s.name, func(t *testing.T) {
+			clock := newFakeClock(s.at)
+			m, client := newMiniredis(t, clock)
+			remote := NewRedis(client, RedisOptions{Now: clock.Now, Timeout: 10 * time.Second}) // no timing here
+			local := NewLocal(LocalOptions{Now: clock.Now})
+			rng := rand.New(rand.NewPCG(1, uint64(s.at.Unix())))
+			allowed := 0
+			for i := range 1800 {
+				clock.Advance(time.Duration(rng.IntN(400_000)) * time.Microsecond)
+				m.SetTime(clock.Now())
+				req := Request{ClientID: []string{"a", "b"}[rng.IntN(2)], Tier: tiers[i/600], Cost: 1 + rng.Int64N(3)}
+				want, err := local.Allow(context.Background(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := remote.Allow(context.Background(), req)
+				if err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				if want.Allowed {
+					allowed++
+				}
+				checkResult(t, i, got, want)
+				if t.Failed() {
+					t.FailNow()
+				}
+			}
+			if allowed == 0 || allowed == 1800 {
+				t.Fatalf("%d of 1800 allowed: the traffic tests nothing", allowed)
+			}
+		})
+	}
+}
+
+func TestScriptKeys(t *testing.T) {
+	clock := newFakeClock(time.Date(2026, 11, 29, 5, 40, 30, 0, time.UTC))
+	m, client := newMiniredis(t, clock)
+	l := NewRedis(client, RedisOptions{Timeout: 10 * time.Second})
+	tier := &Tier{Name: "t", Rate: 10, Burst: 10, Quotas: []Quota{{Minute, 100}, {Hour, 100}, {Day, 100}, {Month, 100}}}
+	res, err := l.Allow(context.Background(), Request{ClientID: "batch-scorer", Tier: tier, Cost: 4})
+	if err != nil || !res.Allowed {
+		t.Fatalf("Allow = %+v, %v", res, err)
+	}
+	want := []string{
+		"torchgate:rl:{batch-scorer}:gcra",
+		"torchgate:rl:{batch-scorer}:q:day:20261129",
+		"torchgate:rl:{batch-scorer}:q:hour:2026112905",
+		"torchgate:rl:{batch-scorer}:q:minute:202611290540",
+		"torchgate:rl:{batch-scorer}:q:month:202611",
+	}
+	if got := m.Keys(); !slices.Equal(got, want) {
+		t.Fatalf("keys = %q\nwant %q", got, want)
+	}
+	ttls := map[string]time.Duration{
+		want[0]: 400 * time.Millisecond, // TAT - now: 4 units at 100 ms
+		want[1]: 18*time.Hour + 19*time.Minute + 30*time.Second + time.Minute,
+		want[2]: 19*time.Minute + 30*time.Second + time.Minute,
+		want[3]: 30*time.Second + time.Minute,
+		want[4]: 24*time.Hour + 18*time.Hour + 19*time.Minute + 30*time.Second + time.Minute,
+	}
+	for k, ttl := range ttls {
+		if got := m.TTL(k); got != ttl {
+			t.Errorf("TTL(%s) = %v, want %v", k, got, ttl)
+		}
+	}
+	for _, k := range want[1:] {
+		if v, _ := m.Get(k); v != "4" {
+			t.Errorf("%s = %q, want 4", k, v)
+		}
+	}
+	if v, _ := m.Get(want[0]); v != "1795930830400000" {
+		t.Errorf("TAT = %s, want 1795930830400000", v)
+	}
+}
