@@ -24,9 +24,11 @@ test-short: ## unit tests only, fast
 bench: ## micro-benchmarks (see BENCHMARKS.md for the load generators)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
 
-loadtest: build ## ext_authz load over real gRPC: warm cache, then no cache (BENCHMARKS.md)
+loadtest: build ## ext_authz load over real gRPC: warm cache, no cache, local and Redis limits (BENCHMARKS.md)
 	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3
 	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -no-cache
+	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -limits local
+	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -limits redis
 
 lint: fmt vet staticcheck ## gofmt check, go vet, staticcheck
 

@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	authzload -extauthz bin/extauthz [-duration 10s] [-concurrency 16] [-clients 100] [-no-cache] [-runs 3]
+//	authzload -extauthz bin/extauthz [-duration 10s] [-concurrency 16] [-clients 100] [-no-cache] [-limits local|redis] [-runs 3]
 package main
 
 import (
@@ -27,6 +27,7 @@ func main() {
 	flag.IntVar(&o.Conns, "conns", 4, "gRPC connections")
 	flag.IntVar(&o.Clients, "clients", 100, "distinct clients (tokens), RS256 and ES256 alternating")
 	flag.BoolVar(&o.NoCache, "no-cache", false, "disable the verified-token cache")
+	flag.StringVar(&o.Limits, "limits", "", `rate limits in the path: "" none, "local" in-process, "redis" a real redis-server`)
 	runs := flag.Int("runs", 3, "runs; the median by throughput is reported last")
 	flag.Parse()
 

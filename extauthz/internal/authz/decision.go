@@ -4,8 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/torchgate/torchgate/extauthz/internal/policy"
+	"github.com/torchgate/torchgate/extauthz/internal/ratelimit"
 	"github.com/torchgate/torchgate/extauthz/internal/token"
 )
 
@@ -31,6 +33,11 @@ type Decision struct {
 	Description string
 	Claims      *token.Claims // nil unless the token verified
 	Need        policy.Requirement
+	// Tier and Limit are set once the limits step ran (Limit is nil when no limiter decided).
+	Tier  *ratelimit.Tier
+	Limit *ratelimit.Result
+	// RetryAfter, when positive, is sent as Retry-After on a denial (429, 503).
+	RetryAfter time.Duration
 }
 
 // allow builds the decision for a request that passed every check.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -13,6 +14,8 @@ import (
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/torchgate/torchgate/extauthz/internal/ratelimit"
 )
 
 // Identity headers set on allowed requests (DESIGN.md, fixed interfaces).
@@ -20,6 +23,8 @@ const (
 	HeaderClientID = "x-torchgate-client-id"
 	HeaderSubject  = "x-torchgate-subject"
 	HeaderScopes   = "x-torchgate-scopes"
+	HeaderTier     = "x-torchgate-tier"
+	HeaderPriority = "x-torchgate-priority"
 )
 
 // MetadataNamespace is the key under which Envoy finds this service's dynamic metadata
@@ -41,6 +46,9 @@ func allowedResponse(d Decision, r request, keepAuthorization bool) *authv3.Chec
 		overwrite(HeaderSubject, c.Subject),
 		overwrite(HeaderScopes, strings.Join(c.Scopes, " ")),
 	}
+	if d.Tier != nil {
+		set = append(set, overwrite(HeaderTier, d.Tier.Name), overwrite(HeaderPriority, strconv.Itoa(d.Tier.Priority)))
+	}
 	var remove []string
 	if !keepAuthorization {
 		remove = append(remove, "authorization")
@@ -61,8 +69,9 @@ func allowedResponse(d Decision, r request, keepAuthorization bool) *authv3.Chec
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(codes.OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
-			Headers:         set,
-			HeadersToRemove: remove,
+			Headers:              set,
+			HeadersToRemove:      remove,
+			ResponseHeadersToAdd: rateLimitHeaders(d.Limit),
 		}},
 		DynamicMetadata: md,
 	}
@@ -76,6 +85,10 @@ func deniedResponse(d Decision) *authv3.CheckResponse {
 	if ch := d.wwwAuthenticate(); ch != "" {
 		headers = append(headers, overwrite("www-authenticate", ch))
 	}
+	if d.RetryAfter > 0 {
+		headers = append(headers, overwrite("retry-after", retryAfterSeconds(d.RetryAfter)))
+	}
+	headers = append(headers, rateLimitHeaders(d.Limit)...)
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(grpcCode(d.Status)), Message: d.Reason},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
@@ -117,6 +130,15 @@ func grpcCode(status int) codes.Code {
 	default:
 		return codes.Internal
 	}
+}
+
+// rateLimitHeaders renders the IETF RateLimit-Policy and RateLimit fields of a limiter result.
+func rateLimitHeaders(res *ratelimit.Result) []*corev3.HeaderValueOption {
+	if res == nil || len(res.Policies) == 0 {
+		return nil
+	}
+	pol, state := res.Headers()
+	return []*corev3.HeaderValueOption{overwrite("ratelimit-policy", pol), overwrite("ratelimit", state)}
 }
 
 func overwrite(key, value string) *corev3.HeaderValueOption {

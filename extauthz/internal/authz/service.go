@@ -21,6 +21,7 @@ type Policy struct {
 	Routes            *policy.Table
 	MaxHeaderBytes    int
 	KeepAuthorization bool
+	Limits            *Limits // nil: no rate limits or quotas
 }
 
 // Service implements envoy.service.auth.v3.Authorization. It is safe for concurrent use.
@@ -83,7 +84,7 @@ func (s *Service) decide(ctx context.Context, p *Policy, r request) Decision {
 	if err == nil {
 		var claims *token.Claims
 		if claims, err = p.Verifier.Verify(ctx, raw); err == nil {
-			return decideAuthenticated(claims, need, routeErr)
+			return decideAuthenticated(ctx, p, claims, need, routeErr)
 		}
 	}
 	d := denyToken(err)
@@ -91,13 +92,17 @@ func (s *Service) decide(ctx context.Context, p *Policy, r request) Decision {
 	return d
 }
 
-// decideAuthenticated applies route policy and scope to a verified token.
-func decideAuthenticated(claims *token.Claims, need policy.Requirement, routeErr error) Decision {
+// decideAuthenticated applies route policy, scope and then limits to a verified token. Limits
+// come last so that a request denied for any other reason spends nothing.
+func decideAuthenticated(ctx context.Context, p *Policy, claims *token.Claims, need policy.Requirement, routeErr error) Decision {
 	if routeErr != nil {
 		return denyRoute(claims, routeErr)
 	}
 	if !claims.HasAnyScope(need.Scopes) {
 		return denyScope(claims, need)
+	}
+	if p.Limits != nil {
+		return p.Limits.apply(ctx, claims, need)
 	}
 	return allow(claims, need)
 }
@@ -131,6 +136,9 @@ func (s *Service) record(start time.Time, elapsed time.Duration, r request, d De
 			slog.String("subject", c.Subject),
 			slog.String("jti", c.JTI),
 			slog.String("issuer", c.Issuer))
+	}
+	if d.Tier != nil {
+		attrs = append(attrs, slog.String("tier", d.Tier.Name))
 	}
 	s.audit.Log(start, "authz.decision", attrs...)
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,29 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
 	LogLevel string   `yaml:"log_level"` // debug, info (default), warn, error
+
+	// Rate limits and quotas. Without tiers nothing is limited.
+	Redis       Redis             `yaml:"redis"`
+	DefaultTier string            `yaml:"default_tier"`
+	Tiers       map[string]Tier   `yaml:"tiers"`
+	Clients     map[string]string `yaml:"clients"` // client id → tier, overriding every other source
+}
+
+// Redis is the shared limiter state. Without a URL an in-process limiter serves one replica.
+type Redis struct {
+	URL      string        `yaml:"url"`      // redis://, rediss://, redis+sentinel://, redis+cluster://
+	OnError  string        `yaml:"on_error"` // local (default) | deny
+	Timeout  time.Duration `yaml:"timeout"`  // default 20ms per limiter call
+	Replicas int           `yaml:"replicas"` // extauthz replicas sharing Redis; the local fallback divides limits by it
+}
+
+// Tier is one tier's limits: a rate with burst in cost units, calendar quotas keyed by window
+// (minute, hour, day, month; UTC), and the priority passed to the worker.
+type Tier struct {
+	Rate     float64          `yaml:"rate"`
+	Burst    int64            `yaml:"burst"`
+	Quotas   map[string]int64 `yaml:"quotas"`
+	Priority int              `yaml:"priority"`
 }
 
 // Listen holds the listener addresses and the optional TLS of the gRPC listener.
@@ -112,6 +136,18 @@ const (
 	maxConfigBytes         = 4 << 20
 )
 
+// Values of redis.on_error.
+const (
+	RedisOnErrorLocal = "local"
+	RedisOnErrorDeny  = "deny"
+)
+
+// DefaultRedisTimeout bounds each limiter call to Redis.
+const DefaultRedisTimeout = 20 * time.Millisecond
+
+// QuotaWindows are the calendar windows a tier's quotas may use.
+var QuotaWindows = []string{"minute", "hour", "day", "month"}
+
 // Policy values for NoRoute.
 const (
 	NoRouteDeny          = "deny"
@@ -171,6 +207,9 @@ func (c *Config) applyDefaults() {
 	for i := range c.Routes {
 		setDefault(&c.Routes[i].Cost, 1)
 	}
+	setDefault(&c.Redis.OnError, RedisOnErrorLocal)
+	setDefault(&c.Redis.Timeout, DefaultRedisTimeout)
+	setDefault(&c.Redis.Replicas, 1)
 }
 
 func setDefault[T comparable](field *T, def T) {
@@ -244,7 +283,51 @@ func (c *Config) validate() error {
 			bad("%s.cost: %d is below 1", where, r.Cost)
 		}
 	}
+	c.validateLimits(bad)
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateLimits(bad func(string, ...any)) {
+	if o := c.Redis.OnError; o != RedisOnErrorLocal && o != RedisOnErrorDeny {
+		bad("redis.on_error: %q is not %q or %q", o, RedisOnErrorLocal, RedisOnErrorDeny)
+	}
+	if c.Redis.Timeout < 0 || c.Redis.Timeout > 10*time.Second {
+		bad("redis.timeout: %s is outside 0..10s", c.Redis.Timeout)
+	}
+	if c.Redis.Replicas < 1 {
+		bad("redis.replicas: %d is below 1", c.Redis.Replicas)
+	}
+	for name, t := range c.Tiers {
+		if !(t.Rate > 0) || t.Rate > 1e6 {
+			bad("tiers.%s.rate: %v must be above 0 and at most 1e6 per second", name, t.Rate)
+		}
+		if t.Burst < 1 {
+			bad("tiers.%s.burst: %d is below 1", name, t.Burst)
+		}
+		for w, limit := range t.Quotas {
+			if !slices.Contains(QuotaWindows, w) {
+				bad("tiers.%s.quotas: window %q is not one of %v", name, w, QuotaWindows)
+			}
+			if limit < 1 {
+				bad("tiers.%s.quotas.%s: %d is below 1", name, w, limit)
+			}
+		}
+	}
+	switch {
+	case len(c.Tiers) == 0 && c.DefaultTier != "":
+		bad("default_tier: %q is set but no tiers are defined", c.DefaultTier)
+	case len(c.Tiers) > 0 && c.DefaultTier == "":
+		bad("default_tier: required when tiers are defined")
+	case len(c.Tiers) > 0:
+		if _, ok := c.Tiers[c.DefaultTier]; !ok {
+			bad("default_tier: %q is not a defined tier", c.DefaultTier)
+		}
+	}
+	for id, tier := range c.Clients {
+		if _, ok := c.Tiers[tier]; !ok {
+			bad("clients.%s: tier %q is not defined", id, tier)
+		}
+	}
 }
 
 // asymmetricAlgorithms are the JWS algorithms an issuer may allow. HMAC and "none" are absent on

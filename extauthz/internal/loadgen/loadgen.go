@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/torchgate/torchgate/extauthz/internal/redistest"
 	"github.com/torchgate/torchgate/extauthz/internal/testidp"
 )
 
@@ -35,7 +36,7 @@ type Options struct {
 	Conns       int           // gRPC connections shared by the loops (Envoy uses a few)
 	Clients     int           // distinct client ids (each with its own token)
 	NoCache     bool          // disable the verified-token cache: every check verifies a signature
-	ExtraConfig string        // appended to the generated extauthz configuration
+	Limits      string        // "" (no limits), "local" (in-process limiter) or "redis" (a real redis-server)
 	Stderr      *os.File      // where the server's logs go; nil discards
 }
 
@@ -75,7 +76,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	srv, err := startServer(ctx, o, idp)
+	extra, stopRedis, err := limitsConfig(o.Limits)
+	if err != nil {
+		return Result{}, err
+	}
+	defer stopRedis()
+	srv, err := startServer(ctx, o, idp, extra)
 	if err != nil {
 		return Result{}, err
 	}
@@ -197,7 +203,31 @@ type server struct {
 	dir      string
 }
 
-func startServer(ctx context.Context, o Options, idp *testidp.IdP) (*server, error) {
+// limitsConfig returns the configuration for the limits mode: tiers far above the offered load
+// (every check runs the limiter and passes), in-process or backed by a redis-server started here.
+func limitsConfig(mode string) (string, func(), error) {
+	const tiers = "default_tier: load\ntiers:\n  load: {rate: 1000000, burst: 1000000, quotas: {day: 1000000000000}}\n"
+	switch mode {
+	case "":
+		return "", func() {}, nil
+	case "local":
+		return tiers, func() {}, nil
+	case "redis":
+		dir, err := os.MkdirTemp("", "authzload-redis")
+		if err != nil {
+			return "", nil, err
+		}
+		rdb, err := redistest.Run(dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", nil, err
+		}
+		return fmt.Sprintf("redis: {url: %q}\n", rdb.URL()) + tiers, func() { rdb.Kill(); os.RemoveAll(dir) }, nil
+	}
+	return "", nil, fmt.Errorf("loadgen: limits mode %q is not \"\", local or redis", mode)
+}
+
+func startServer(ctx context.Context, o Options, idp *testidp.IdP, extra string) (*server, error) {
 	dir, err := os.MkdirTemp("", "authzload")
 	if err != nil {
 		return nil, err
@@ -214,7 +244,7 @@ issuers:
 token_cache: {size: %d}
 audit: {path: %q}
 log_level: warn
-%s`, grpcAddr, httpAddr, idp.URL(), cacheSize, filepath.Join(dir, "audit.log"), o.ExtraConfig)
+%s`, grpcAddr, httpAddr, idp.URL(), cacheSize, filepath.Join(dir, "audit.log"), extra)
 	path := filepath.Join(dir, "extauthz.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err

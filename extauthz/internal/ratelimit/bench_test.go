@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/torchgate/torchgate/extauthz/internal/redistest"
 )
 
 // benchTier allows everything the benchmarks offer, so every call takes the
@@ -58,6 +60,6 @@ func BenchmarkLocalAllow(b *testing.B) {
 }
 
 func BenchmarkRedisAllow(b *testing.B) {
-	srv := startRedis(b)
-	benchAllow(b, NewRedis(srv.client(time.Second), RedisOptions{Timeout: time.Second}))
+	srv := redistest.Start(b)
+	benchAllow(b, NewRedis(redisClient(b, srv, time.Second), RedisOptions{Timeout: time.Second}))
 }

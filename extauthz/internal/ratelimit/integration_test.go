@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/torchgate/torchgate/extauthz/internal/redistest"
 )
 
 // commandStats returns calls per command from INFO commandstats.
@@ -42,9 +44,9 @@ func commandStats(t *testing.T, c redis.UniversalClient) map[string]int {
 }
 
 func TestRedisOneRoundTripPerAllow(t *testing.T) {
-	srv := startRedis(t)
-	admin := srv.client(time.Second)
-	client := srv.client(time.Second)
+	srv := redistest.Start(t)
+	admin := redisClient(t, srv, time.Second)
+	client := redisClient(t, srv, time.Second)
 	var sent atomic.Int64
 	client.AddHook(countHook{&sent})
 	l := NewRedis(client, RedisOptions{})
@@ -122,12 +124,12 @@ func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // client, three times a client's rate for a few seconds: the replicas
 // together allow rate·time + burst within 2%, and a quota exactly.
 func TestRedisAccuracyAcrossReplicas(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	var replicas []*Redis
 	for range 3 {
 		// A generous timeout: this test is about accuracy, not timeouts, and
 		// a fallback decision would not be shared.
-		replicas = append(replicas, NewRedis(srv.client(time.Second), RedisOptions{Timeout: time.Second}))
+		replicas = append(replicas, NewRedis(redisClient(t, srv, time.Second), RedisOptions{Timeout: time.Second}))
 	}
 	const (
 		rate     = 200.0
@@ -215,10 +217,10 @@ func TestRedisFault(t *testing.T) {
 }
 
 func testRedisFault(t *testing.T, onError string, frozen bool) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	reg := prometheus.NewPedanticRegistry()
 	const timeout = DefaultTimeout
-	l := NewRedis(srv.client(timeout), RedisOptions{OnError: onError, Registerer: reg, Replicas: 3})
+	l := NewRedis(redisClient(t, srv, timeout), RedisOptions{OnError: onError, Registerer: reg, Replicas: 3})
 	tier := &Tier{Name: "pro", Rate: 1e5, Burst: 1e5, Quotas: []Quota{{Day, 1e9}}}
 	degradedGauge := func() float64 {
 		return testutil.ToFloat64(l.redisM.degraded)
@@ -262,9 +264,9 @@ func testRedisFault(t *testing.T, onError string, frozen bool) {
 	time.Sleep(300 * time.Millisecond)
 	killedAt := time.Since(start)
 	if frozen {
-		srv.pause()
+		mustOK(t, srv.Pause())
 	} else {
-		srv.kill()
+		srv.Kill()
 	}
 	time.Sleep(time.Second)
 	if g := degradedGauge(); g != 1 {
@@ -272,9 +274,9 @@ func testRedisFault(t *testing.T, onError string, frozen bool) {
 	}
 	restartedAt := time.Since(start)
 	if frozen {
-		srv.resume()
+		mustOK(t, srv.Resume())
 	} else {
-		srv.start()
+		mustOK(t, srv.Restart())
 	}
 	for deadline := time.Now().Add(2500 * time.Millisecond); degradedGauge() != 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)

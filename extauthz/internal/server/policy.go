@@ -13,6 +13,7 @@ import (
 	"github.com/torchgate/torchgate/extauthz/internal/config"
 	"github.com/torchgate/torchgate/extauthz/internal/jwks"
 	"github.com/torchgate/torchgate/extauthz/internal/policy"
+	"github.com/torchgate/torchgate/extauthz/internal/ratelimit"
 	"github.com/torchgate/torchgate/extauthz/internal/token"
 	"github.com/torchgate/torchgate/extauthz/internal/tokencache"
 )
@@ -98,7 +99,7 @@ func (k *keySets) ready() bool {
 
 // buildPolicy turns a validated configuration into the decision snapshot.
 // Each snapshot gets a fresh verified-token cache from caches.
-func buildPolicy(ctx context.Context, cfg *config.Config, sets *keySets, caches *tokenCaches) (*authz.Policy, error) {
+func buildPolicy(ctx context.Context, cfg *config.Config, sets *keySets, caches *tokenCaches, limiter ratelimit.Limiter) (*authz.Policy, error) {
 	keySources, err := sets.sync(ctx, cfg.Issuers)
 	if err != nil {
 		return nil, err
@@ -119,7 +120,12 @@ func buildPolicy(ctx context.Context, cfg *config.Config, sets *keySets, caches 
 		routes[i] = policy.Route{PathPrefix: r.PathPrefix, Path: r.Path, Methods: r.Methods,
 			Scopes: slices.Clone(r.Scopes), Model: r.Model, Cost: r.Cost}
 	}
+	limits, err := buildLimits(cfg, limiter)
+	if err != nil {
+		return nil, err
+	}
 	return &authz.Policy{
+		Limits:            limits,
 		Verifier:          v,
 		Routes:            policy.New(routes, cfg.NoRoute == config.NoRouteAuthenticated),
 		MaxHeaderBytes:    cfg.Auth.MaxHeaderBytes,

@@ -24,13 +24,13 @@ func (s *Server) Reload() error {
 		s.logger.Error("config reload rejected; keeping the previous configuration", "err", err)
 		return err
 	}
-	p, err := buildPolicy(s.ctx, cfg, s.sets, s.caches)
+	p, err := buildPolicy(s.ctx, cfg, s.sets, s.caches, s.limiter)
 	if err != nil {
 		s.logger.Error("config reload rejected; keeping the previous configuration", "err", err)
 		return err
 	}
-	if cfg.Listen != s.cfg.Listen || cfg.Audit != s.cfg.Audit {
-		s.logger.Warn("listen and audit settings change only on restart")
+	if cfg.Listen != s.cfg.Listen || cfg.Audit != s.cfg.Audit || cfg.Redis != s.cfg.Redis {
+		s.logger.Warn("listen, audit and redis settings change only on restart")
 	}
 	s.service.SetPolicy(p)
 	s.level.Set(logLevel(cfg.LogLevel))

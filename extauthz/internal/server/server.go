@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -32,6 +33,7 @@ import (
 	"github.com/torchgate/torchgate/extauthz/internal/audit"
 	"github.com/torchgate/torchgate/extauthz/internal/authz"
 	"github.com/torchgate/torchgate/extauthz/internal/config"
+	"github.com/torchgate/torchgate/extauthz/internal/ratelimit"
 )
 
 // shutdownGrace bounds how long in-flight requests may take to finish on shutdown.
@@ -49,6 +51,8 @@ type Server struct {
 	health  *health.Server
 	sets    *keySets
 	caches  *tokenCaches
+	limiter ratelimit.Limiter
+	redis   redis.UniversalClient // nil without redis.url
 
 	ctx context.Context // lives as long as the process; key sets run under it
 
@@ -74,16 +78,21 @@ func New(ctx context.Context, path string, logOut io.Writer) (*Server, error) {
 	s := &Server{ctx: ctx, path: path, logger: logger, level: level, reg: reg, cfg: cfg, health: health.NewServer()}
 	s.metrics = authz.NewMetrics(reg, cfg.Metrics.MaxClientSeries)
 	s.sets = newKeySets(logger, s.metrics)
-	if !cfg.Audit.Disabled {
-		w, err := openAudit(cfg.Audit.Path)
-		if err != nil {
-			return nil, err
-		}
-		s.audit = audit.New(w, cfg.Audit.Buffer, reg)
-	}
 	s.caches = newTokenCaches(reg)
-	p, err := buildPolicy(ctx, cfg, s.sets, s.caches)
+	if s.limiter, s.redis, err = newLimiter(cfg.Redis, reg, logger); err != nil {
+		return nil, err
+	}
+	p, err := buildPolicy(ctx, cfg, s.sets, s.caches, s.limiter)
+	if err == nil && !cfg.Audit.Disabled {
+		var w *os.File
+		if w, err = openAudit(cfg.Audit.Path); err == nil {
+			s.audit = audit.New(w, cfg.Audit.Buffer, reg)
+		}
+	}
 	if err != nil {
+		if s.redis != nil {
+			_ = s.redis.Close()
+		}
 		return nil, err
 	}
 	s.service = authz.NewService(p, authz.Options{Audit: s.audit, Metrics: s.metrics})
@@ -187,6 +196,9 @@ func (s *Server) shutdown(gs *grpc.Server, hs *http.Server) {
 	_ = hs.Shutdown(sctx)
 	if s.audit != nil {
 		s.audit.Close()
+	}
+	if s.redis != nil {
+		_ = s.redis.Close()
 	}
 }
 

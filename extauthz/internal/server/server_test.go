@@ -24,7 +24,7 @@ import (
 
 // harness is a running extauthz with a real JWKS server and a real gRPC client.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	idp    *testidp.IdP
 	srv    *Server
 	client authv3.AuthorizationClient
@@ -48,16 +48,22 @@ routes:
 audit: {path: %s}
 `
 
-func start(t *testing.T) *harness {
+func start(t testing.TB) *harness {
 	t.Helper()
 	idp, err := testidp.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(idp.Close)
+	return startWith(t, idp, "")
+}
+
+// startWith runs a server trusting idp, with extra YAML appended to the base configuration.
+func startWith(t testing.TB, idp *testidp.IdP, extra string) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "extauthz.yaml")
-	writeConfig(t, path, fmt.Sprintf(baseConfig, idp.URL(), "", filepath.Join(dir, "audit.log")))
+	writeConfig(t, path, fmt.Sprintf(baseConfig, idp.URL(), "", filepath.Join(dir, "audit.log"))+extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := New(ctx, path, io.Discard)
 	if err != nil {
@@ -94,7 +100,7 @@ func (h *harness) stop() {
 	})
 }
 
-func writeConfig(t *testing.T, path, body string) {
+func writeConfig(t testing.TB, path, body string) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
@@ -105,7 +111,7 @@ func writeConfig(t *testing.T, path, body string) {
 	}
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
+func waitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !ok() {
