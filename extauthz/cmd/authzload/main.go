@@ -28,6 +28,7 @@ func main() {
 	flag.IntVar(&o.Clients, "clients", 100, "distinct clients (tokens), RS256 and ES256 alternating")
 	flag.BoolVar(&o.NoCache, "no-cache", false, "disable the verified-token cache")
 	flag.StringVar(&o.Limits, "limits", "", `rate limits in the path: "" none, "local" in-process, "redis" a real redis-server`)
+	flag.StringVar(&o.Profile, "cpuprofile", "", "write a CPU profile of the server (last run) to this file")
 	runs := flag.Int("runs", 3, "runs; the median by throughput is reported last")
 	flag.Parse()
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/torchgate/torchgate/extauthz/internal/server"
@@ -20,6 +21,11 @@ func serve(args []string) error {
 	}
 	if *path == "" {
 		return errors.New("serve: --config is required")
+	}
+	if os.Getenv("GOGC") == "" {
+		// The live heap is small (tens of MiB) and allocation per Check is steady, so trading a
+		// little memory for four times fewer collections is the cheapest CPU saving available.
+		debug.SetGCPercent(400)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

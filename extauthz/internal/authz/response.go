@@ -58,14 +58,18 @@ func allowedResponse(d Decision, r request, keepAuthorization bool) *authv3.Chec
 			remove = append(remove, name)
 		}
 	}
-	meta := map[string]any{"client_id": c.ClientID, "subject": c.Subject, "issuer": c.Issuer}
+	meta := map[string]*structpb.Value{
+		"client_id": structpb.NewStringValue(c.ClientID),
+		"subject":   structpb.NewStringValue(c.Subject),
+		"issuer":    structpb.NewStringValue(c.Issuer),
+	}
 	if d.Need.Model != "" {
-		meta["model"] = d.Need.Model
+		meta["model"] = structpb.NewStringValue(d.Need.Model)
 	}
 	if c.JTI != "" {
-		meta["jti_hash"] = jtiHash(c.JTI)
+		meta["jti_hash"] = structpb.NewStringValue(jtiHash(c.JTI))
 	}
-	md, _ := structpb.NewStruct(meta) // only strings: cannot fail
+	md := &structpb.Struct{Fields: meta}
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(codes.OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{

@@ -32,6 +32,9 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
 	LogLevel string   `yaml:"log_level"` // debug, info (default), warn, error
+	// DebugPprof serves net/http/pprof under /debug/pprof/ on the HTTP listener (off by default:
+	// profiles reveal internals, so enable it only where that listener is private).
+	DebugPprof bool `yaml:"debug_pprof"`
 
 	// Rate limits and quotas. Without tiers nothing is limited.
 	Redis       Redis             `yaml:"redis"`

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -37,6 +38,7 @@ type Options struct {
 	Clients     int           // distinct client ids (each with its own token)
 	NoCache     bool          // disable the verified-token cache: every check verifies a signature
 	Limits      string        // "" (no limits), "local" (in-process limiter) or "redis" (a real redis-server)
+	Profile     string        // when set, a CPU profile of the server during the measured run is written here
 	Stderr      *os.File      // where the server's logs go; nil discards
 }
 
@@ -107,7 +109,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	var prof chan error
+	if o.Profile != "" {
+		prof = make(chan error, 1)
+		go func() { prof <- srv.profile(o.Profile, o.Duration) }()
+	}
 	res := drive(ctx, conns, tokens, o.Concurrency, o.Duration)
+	if prof != nil {
+		if err := <-prof; err != nil {
+			return Result{}, err
+		}
+	}
 	cpu1, err := processCPU(srv.cmd.Process.Pid)
 	if err != nil {
 		return Result{}, err
@@ -200,7 +212,26 @@ func drive(ctx context.Context, conns []*grpc.ClientConn, tokens []string, concu
 type server struct {
 	cmd      *exec.Cmd
 	grpcAddr string
+	httpAddr string
 	dir      string
+}
+
+// profile saves a CPU profile of the server process taken over d.
+func (s *server) profile(path string, d time.Duration) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.httpAddr, int(d.Seconds())))
+	if err != nil {
+		return fmt.Errorf("loadgen: profile: %w", err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // limitsConfig returns the configuration for the limits mode: tiers far above the offered load
@@ -244,7 +275,8 @@ issuers:
 token_cache: {size: %d}
 audit: {path: %q}
 log_level: warn
-%s`, grpcAddr, httpAddr, idp.URL(), cacheSize, filepath.Join(dir, "audit.log"), extra)
+debug_pprof: %t
+%s`, grpcAddr, httpAddr, idp.URL(), cacheSize, filepath.Join(dir, "audit.log"), o.Profile != "", extra)
 	path := filepath.Join(dir, "extauthz.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -254,7 +286,7 @@ log_level: warn
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("loadgen: start %s: %w", o.Binary, err)
 	}
-	s := &server{cmd: cmd, grpcAddr: grpcAddr, dir: dir}
+	s := &server{cmd: cmd, grpcAddr: grpcAddr, httpAddr: httpAddr, dir: dir}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
