@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -29,14 +30,27 @@ func main() {
 	flag.BoolVar(&o.NoCache, "no-cache", false, "disable the verified-token cache")
 	flag.StringVar(&o.Limits, "limits", "", `rate limits in the path: "" none, "local" in-process, "redis" a real redis-server`)
 	flag.StringVar(&o.Profile, "cpuprofile", "", "write a CPU profile of the server (last run) to this file")
+	clientProfile := flag.String("client-cpuprofile", "", "write a CPU profile of this load generator to this file")
 	runs := flag.Int("runs", 3, "runs; the median by throughput is reported last")
 	flag.Parse()
 
+	if *clientProfile != "" {
+		f, err := os.Create(*clientProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "authzload:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var results []loadgen.Result
 	for i := range *runs {
 		r, err := loadgen.Run(context.Background(), o)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "authzload:", err)
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 		fmt.Printf("run %d: %s\n", i+1, r)
