@@ -4,6 +4,7 @@
 // Usage:
 //
 //	extauthz serve --config FILE
+//	extauthz edge [--envoy envoy/envoy.yaml] [--listen ADDR] [--cluster NAME=HOST:PORT ...]
 package main
 
 import (
@@ -15,6 +16,7 @@ const usage = `usage: extauthz <command> [flags]
 
 commands:
   serve --config FILE   run the ext_authz gRPC service and its HTTP endpoints
+  edge --envoy FILE     the dev edge: Envoy's stand-in for one host, driven by the same envoy.yaml
 `
 
 func main() {
@@ -26,6 +28,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "edge":
+		err = edgeCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
