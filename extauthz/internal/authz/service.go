@@ -22,6 +22,14 @@ type Policy struct {
 	MaxHeaderBytes    int
 	KeepAuthorization bool
 	Limits            *Limits // nil: no rate limits or quotas
+	// Revocations, when set, answers from memory whether a verified token was revoked.
+	Revocations Revocations
+}
+
+// Revocations reports revoked tokens (revoked jti, client watermark, disabled client) without
+// any I/O; revocation.Store implements it.
+type Revocations interface {
+	Revoked(c *token.Claims) (reason string, revoked bool)
 }
 
 // Service implements envoy.service.auth.v3.Authorization. It is safe for concurrent use.
@@ -84,6 +92,13 @@ func (s *Service) decide(ctx context.Context, p *Policy, r request) Decision {
 	if err == nil {
 		var claims *token.Claims
 		if claims, err = p.Verifier.Verify(ctx, raw); err == nil {
+			if p.Revocations != nil {
+				if _, revoked := p.Revocations.Revoked(claims); revoked {
+					d := denyToken(token.ErrRevoked)
+					d.Claims, d.Need = claims, need
+					return d
+				}
+			}
 			return decideAuthenticated(ctx, p, claims, need, routeErr)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -36,11 +37,27 @@ type Config struct {
 	// profiles reveal internals, so enable it only where that listener is private).
 	DebugPprof bool `yaml:"debug_pprof"`
 
+	// Issuer is the built-in OAuth2 authorization server for machine clients.
+	Issuer OAuth2Issuer `yaml:"issuer"`
+
 	// Rate limits and quotas. Without tiers nothing is limited.
 	Redis       Redis             `yaml:"redis"`
 	DefaultTier string            `yaml:"default_tier"`
 	Tiers       map[string]Tier   `yaml:"tiers"`
 	Clients     map[string]string `yaml:"clients"` // client id → tier, overriding every other source
+}
+
+// OAuth2Issuer configures the built-in OAuth2 authorization server, served on listen.http.
+// When enabled, extauthz accepts its tokens without an issuers entry (typ at+jwt required).
+type OAuth2Issuer struct {
+	Enabled     bool          `yaml:"enabled"`
+	URL         string        `yaml:"url"`           // the iss value; default http://<listen.http>
+	Audience    string        `yaml:"audience"`      // aud when a client asks for none; default torchgate
+	TokenTTL    time.Duration `yaml:"token_ttl"`     // default 15m
+	MaxTokenTTL time.Duration `yaml:"max_token_ttl"` // default 1h
+	KeysDir     string        `yaml:"keys_dir"`      // default ./keys (created with an ES256 key if empty)
+	ClientsFile string        `yaml:"clients_file"`  // default ./clients.yaml
+	SigningAlg  string        `yaml:"signing_alg"`   // algorithm of the first key: ES256 (default) or RS256
 }
 
 // Redis is the shared limiter state. Without a URL an in-process limiter serves one replica.
@@ -210,6 +227,15 @@ func (c *Config) applyDefaults() {
 	for i := range c.Routes {
 		setDefault(&c.Routes[i].Cost, 1)
 	}
+	if c.Issuer.Enabled {
+		setDefault(&c.Issuer.URL, "http://"+c.Listen.HTTP)
+		setDefault(&c.Issuer.Audience, "torchgate")
+		setDefault(&c.Issuer.TokenTTL, 15*time.Minute)
+		setDefault(&c.Issuer.MaxTokenTTL, time.Hour)
+		setDefault(&c.Issuer.KeysDir, "./keys")
+		setDefault(&c.Issuer.ClientsFile, "./clients.yaml")
+		setDefault(&c.Issuer.SigningAlg, "ES256")
+	}
 	setDefault(&c.Redis.OnError, RedisOnErrorLocal)
 	setDefault(&c.Redis.Timeout, DefaultRedisTimeout)
 	setDefault(&c.Redis.Replicas, 1)
@@ -287,7 +313,29 @@ func (c *Config) validate() error {
 		}
 	}
 	c.validateLimits(bad)
+	c.validateIssuer(bad)
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateIssuer(bad func(string, ...any)) {
+	is := c.Issuer
+	if !is.Enabled {
+		return
+	}
+	if u, err := url.Parse(is.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("issuer.url: %q is not an http(s) URL without query or fragment (RFC 8414 §2)", is.URL)
+	}
+	if is.TokenTTL <= 0 || is.TokenTTL > is.MaxTokenTTL {
+		bad("issuer.token_ttl: %s must be positive and at most max_token_ttl (%s)", is.TokenTTL, is.MaxTokenTTL)
+	}
+	if is.SigningAlg != "ES256" && is.SigningAlg != "RS256" {
+		bad("issuer.signing_alg: %q is not ES256 or RS256", is.SigningAlg)
+	}
+	for _, other := range c.Issuers {
+		if other.Issuer == is.URL {
+			bad("issuers: %q is the built-in issuer's url; it trusts itself without an entry", is.URL)
+		}
+	}
 }
 
 func (c *Config) validateLimits(bad func(string, ...any)) {

@@ -99,7 +99,7 @@ func (k *keySets) ready() bool {
 
 // buildPolicy turns a validated configuration into the decision snapshot.
 // Each snapshot gets a fresh verified-token cache from caches.
-func buildPolicy(ctx context.Context, cfg *config.Config, sets *keySets, caches *tokenCaches, limiter ratelimit.Limiter) (*authz.Policy, error) {
+func buildPolicy(ctx context.Context, cfg *config.Config, sets *keySets, caches *tokenCaches, limiter ratelimit.Limiter, auth *authState) (*authz.Policy, error) {
 	keySources, err := sets.sync(ctx, cfg.Issuers)
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func buildPolicy(ctx context.Context, cfg *config.Config, sets *keySets, caches 
 			Types: is.Types, Keys: keySources[i],
 		}
 	}
-	v, err := token.NewVerifier(issuers, token.Options{ClockSkew: cfg.Auth.ClockSkew, Cache: caches.next(cfg.Cache)})
+	v, err := token.NewVerifier(auth.trustedIssuers(issuers), token.Options{ClockSkew: cfg.Auth.ClockSkew, Cache: caches.next(cfg.Cache)})
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,11 @@ func buildPolicy(ctx context.Context, cfg *config.Config, sets *keySets, caches 
 	if err != nil {
 		return nil, err
 	}
+	if limits != nil {
+		limits.Registry = auth.registryTier()
+	}
 	return &authz.Policy{
+		Revocations:       auth.revocations,
 		Limits:            limits,
 		Verifier:          v,
 		Routes:            policy.New(routes, cfg.NoRoute == config.NoRouteAuthenticated),
@@ -169,6 +173,20 @@ func (tc *tokenCaches) next(c config.Cache) *tokencache.Cache[*token.Claims] {
 		tc.current = tokencache.New[*token.Claims](c.Size, c.MaxTTL)
 	}
 	return tc.current
+}
+
+// evict drops cached tokens that a revocation kills: the token with jti, or every token of
+// clientID issued before watermark. It is the revocation store's OnRevoke hook.
+func (tc *tokenCaches) evict(jti, clientID string, watermark time.Time) {
+	tc.mu.Lock()
+	cache := tc.current
+	tc.mu.Unlock()
+	if cache == nil {
+		return
+	}
+	cache.EvictIf(func(c *token.Claims) bool {
+		return (jti != "" && c.JTI == jti) || (clientID != "" && c.ClientID == clientID && c.IssuedAt.Before(watermark))
+	})
 }
 
 func (tc *tokenCaches) stats() [2]uint64 {

@@ -24,13 +24,13 @@ func (s *Server) Reload() error {
 		s.logger.Error("config reload rejected; keeping the previous configuration", "err", err)
 		return err
 	}
-	p, err := buildPolicy(s.ctx, cfg, s.sets, s.caches, s.limiter)
+	p, err := buildPolicy(s.ctx, cfg, s.sets, s.caches, s.limiter, s.auth)
 	if err != nil {
 		s.logger.Error("config reload rejected; keeping the previous configuration", "err", err)
 		return err
 	}
-	if cfg.Listen != s.cfg.Listen || cfg.Audit != s.cfg.Audit || cfg.Redis != s.cfg.Redis {
-		s.logger.Warn("listen, audit and redis settings change only on restart")
+	if cfg.Listen != s.cfg.Listen || cfg.Audit != s.cfg.Audit || cfg.Redis != s.cfg.Redis || cfg.Issuer != s.cfg.Issuer {
+		s.logger.Warn("listen, audit, redis and issuer settings change only on restart")
 	}
 	s.service.SetPolicy(p)
 	s.level.Set(logLevel(cfg.LogLevel))

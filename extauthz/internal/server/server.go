@@ -55,6 +55,7 @@ type Server struct {
 	caches  *tokenCaches
 	limiter ratelimit.Limiter
 	redis   redis.UniversalClient // nil without redis.url
+	auth    *authState
 
 	ctx context.Context // lives as long as the process; key sets run under it
 
@@ -81,15 +82,20 @@ func New(ctx context.Context, path string, logOut io.Writer) (*Server, error) {
 	s.metrics = authz.NewMetrics(reg, cfg.Metrics.MaxClientSeries)
 	s.sets = newKeySets(logger, s.metrics)
 	s.caches = newTokenCaches(reg)
+	if !cfg.Audit.Disabled {
+		w, err := openAudit(cfg.Audit.Path)
+		if err != nil {
+			return nil, err
+		}
+		s.audit = audit.New(w, cfg.Audit.Buffer, reg)
+	}
 	if s.limiter, s.redis, err = newLimiter(cfg.Redis, reg, logger); err != nil {
 		return nil, err
 	}
-	p, err := buildPolicy(ctx, cfg, s.sets, s.caches, s.limiter)
-	if err == nil && !cfg.Audit.Disabled {
-		var w *os.File
-		if w, err = openAudit(cfg.Audit.Path); err == nil {
-			s.audit = audit.New(w, cfg.Audit.Buffer, reg)
-		}
+	s.auth, err = newAuthState(cfg.Issuer, s.redis, reg, s.audit, logger, cfg.Metrics.MaxClientSeries, s.caches.evict)
+	var p *authz.Policy
+	if err == nil {
+		p, err = buildPolicy(ctx, cfg, s.sets, s.caches, s.limiter, s.auth)
 	}
 	if err != nil {
 		if s.redis != nil {
@@ -165,6 +171,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	go s.watchReadiness(ctx)
+	s.auth.run(ctx, s.logger)
 	go func() {
 		if err := s.watchConfig(ctx); err != nil {
 			s.logger.Warn("config file watch disabled; reload with SIGHUP", "err", err)
@@ -196,6 +203,7 @@ func (s *Server) shutdown(gs *grpc.Server, hs *http.Server) {
 		gs.Stop()
 	}
 	_ = hs.Shutdown(sctx)
+	s.auth.close()
 	if s.audit != nil {
 		s.audit.Close()
 	}
@@ -240,6 +248,7 @@ func (s *Server) httpHandler() http.Handler {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	}
+	s.auth.register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -73,6 +73,9 @@ var (
 	ErrCrit = &Error{Reason: "unsupported_crit", Description: "the access token uses an unsupported critical extension"}
 	// ErrKeysUnavailable: the issuer's keys could not be obtained (never fetched, or lookup failed).
 	ErrKeysUnavailable = &Error{Reason: "keys_unavailable", Description: "the issuer's signing keys are unavailable"}
+	// ErrRevoked: the token verified but was revoked (its jti, its client, or a disabled client).
+	// Verify never returns it; the decision service does, after consulting revocations.
+	ErrRevoked = &Error{Reason: "revoked", Description: "the access token has been revoked"}
 
 	// ErrConfig reports an invalid Issuer or Options given to NewVerifier.
 	ErrConfig = errors.New("token: invalid verifier configuration")
