@@ -1,0 +1,307 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/torchgate/torchgate/worker/internal/tensor"
+)
+
+// Conv2dParams are the stride, padding and dilation of torch.nn.functional.conv2d (the groups
+// come with the packed weights). Zero values mean PyTorch's defaults: stride 1, padding 0,
+// dilation 1.
+type Conv2dParams struct {
+	StrideH, StrideW     int
+	PadH, PadW           int
+	DilationH, DilationW int
+}
+
+// withDefaults returns p with zero strides and dilations replaced by 1.
+func (p Conv2dParams) withDefaults() Conv2dParams {
+	p.StrideH, p.StrideW = orOne(p.StrideH), orOne(p.StrideW)
+	p.DilationH, p.DilationW = orOne(p.DilationH), orOne(p.DilationW)
+	return p
+}
+
+func orOne(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
+// ConvWeights is a convolution weight [out, in/groups, kh, kw] packed once, at load time, for
+// the GEMM (one packed block per group). It is read-only and may be shared.
+type ConvWeights struct {
+	// Out is the number of output channels, InPerGroup the input channels of one group,
+	// KH x KW the kernel size and Groups the number of groups.
+	Out, InPerGroup, KH, KW, Groups int
+	raw                             []float32 // a depthwise weight as given
+	packed                          []float32 // per group, A panels in packAll's layout
+}
+
+// PackConv2d packs a torch.nn.Conv2d weight of shape [out, in/groups, kh, kw]; groups 0 means
+// 1. A depthwise weight (one input and one output channel per group) is not copied: the
+// result refers to w's data, which must then stay unchanged.
+func PackConv2d(w *tensor.Tensor, groups int) (*ConvWeights, error) {
+	if groups == 0 {
+		groups = 1
+	}
+	if w.Rank() != 4 || w.Validate() != nil || groups < 0 || w.Shape[0]%groups != 0 {
+		return nil, fmt.Errorf("%w: conv weight %v with %d groups", ErrShape, w.Shape, groups)
+	}
+	cw := &ConvWeights{Out: w.Shape[0], InPerGroup: w.Shape[1], KH: w.Shape[2], KW: w.Shape[3], Groups: groups}
+	if cw.depthwise() {
+		cw.raw = w.Data
+	} else {
+		ocg, k := cw.Out/groups, cw.InPerGroup*cw.KH*cw.KW
+		size := packedSize(ocg, mr, k)
+		cw.packed = make([]float32, size*groups)
+		for g := range groups {
+			packAll(cw.packed[g*size:], &denseA{data: w.Data[g*ocg*k:], ld: max(k, 1), m: ocg, alpha: 1}, ocg, mr, k)
+		}
+	}
+	return cw, nil
+}
+
+// depthwise reports whether every group has one input and one output channel, which runs a
+// direct kernel instead of the GEMM.
+func (cw *ConvWeights) depthwise() bool { return cw.InPerGroup == 1 && cw.Out == cw.Groups }
+
+// OutputSize returns the output height and width of the convolution on an h x w input, or an
+// error for invalid parameters (negative padding, non-positive stride or dilation) or an
+// input smaller than the dilated kernel.
+func (cw *ConvWeights) OutputSize(h, w int, p Conv2dParams) (int, int, error) {
+	p = p.withDefaults()
+	if p.StrideH < 0 || p.StrideW < 0 || p.DilationH < 0 || p.DilationW < 0 || p.PadH < 0 || p.PadW < 0 {
+		return 0, 0, fmt.Errorf("%w: conv2d parameters %+v", ErrArgument, p)
+	}
+	oh := convOutSize(h, cw.KH, p.StrideH, p.PadH, p.DilationH)
+	ow := convOutSize(w, cw.KW, p.StrideW, p.PadW, p.DilationW)
+	if oh <= 0 || ow <= 0 {
+		return 0, 0, fmt.Errorf("%w: conv2d output %dx%d for a %dx%d input", ErrShape, oh, ow, h, w)
+	}
+	return oh, ow, nil
+}
+
+// convOutSize is PyTorch's output size for a convolution or pooling window.
+func convOutSize(in, k, stride, pad, dil int) int {
+	return (in+2*pad-dil*(k-1)-1)/stride + 1
+}
+
+// Conv2d computes torch.nn.functional.conv2d(x, weight, stride, padding, dilation, groups)
+// for x [N, C, H, W] into dst [N, out, OH, OW], OH = ⌊(H + 2·pad − dil·(kh − 1) − 1)/stride⌋ + 1,
+// followed by the epilogue: Bias (BiasPerRow, one per output channel), Residual (dst's
+// shape, ResidualStride 0) and Act. Groups come from the packed weights. A general
+// convolution runs as one GEMM per image and group whose B panels are gathered from the image
+// as they are packed (im2col without the column buffer; 1x1 stride-1 convolutions read the
+// image directly); depthwise convolutions run a direct kernel.
+func (e *Engine) Conv2d(dst, x *tensor.Tensor, w *ConvWeights, p Conv2dParams, epi *Epilogue) error {
+	p = p.withDefaults()
+	if x.Rank() != 4 || x.Validate() != nil || x.Shape[1] != w.InPerGroup*w.Groups {
+		return fmt.Errorf("%w: conv2d input %v for weight [%d, %d, %d, %d] with %d groups", ErrShape, x.Shape, w.Out, w.InPerGroup, w.KH, w.KW, w.Groups)
+	}
+	n, c, h, wd := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow, err := w.OutputSize(h, wd, p)
+	if err != nil {
+		return err
+	}
+	want := [4]int{n, w.Out, oh, ow}
+	if err := checkDst(dst, want[:]); err != nil {
+		return err
+	}
+	if err := checkConvEpilogue(epi, w.Out, len(dst.Data)); err != nil {
+		return err
+	}
+	if err := e.lock(); err != nil {
+		return err
+	}
+	defer e.mu.Unlock()
+	geo := convGeom{c: c, h: h, w: wd, oh: oh, ow: ow, kh: w.KH, kw: w.KW, p: p}
+	if w.depthwise() {
+		j := &e.dw
+		*j = depthwiseJob{x: x.Data, y: dst.Data, w: w.raw, g: geo, epi: epi}
+		e.pool.run(n*c, j)
+		*j = depthwiseJob{}
+		return nil
+	}
+	ocg, cg := w.Out/w.Groups, w.InPerGroup
+	k := cg * w.KH * w.KW
+	plane := oh * ow
+	size := packedSize(ocg, mr, k)
+	pointwise := w.KH == 1 && w.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
+	sb, shift := newShiftB(&geo)
+	shift = shift && !pointwise
+	for img := range n {
+		for g := range w.Groups {
+			in := x.Data[(img*c+g*cg)*h*wd : (img*c+(g+1)*cg)*h*wd]
+			var b panelSource
+			switch {
+			case pointwise:
+				e.db = denseB{data: in, ld: plane, n: plane}
+				b = &e.db
+			case shift:
+				e.shift = sb
+				e.padded = grow(e.padded, sb.size(cg))
+				e.shift.phases = e.padded
+				e.shift.fill(e.padded, in, cg, &geo)
+				b = &e.shift
+			default:
+				e.im2col = im2colB{x: in, g: geo}
+				b = &e.im2col
+			}
+			out := dst.Data[(img*w.Out+g*ocg)*plane : (img*w.Out+(g+1)*ocg)*plane]
+			var sub *Epilogue
+			if !epi.empty() {
+				e.cepi = Epilogue{BiasAxis: BiasPerRow, Act: epi.Act}
+				if epi.Bias != nil {
+					e.cepi.Bias = epi.Bias[g*ocg : (g+1)*ocg]
+				}
+				if epi.Residual != nil {
+					e.cepi.Residual = epi.Residual[(img*w.Out+g*ocg)*plane:]
+				}
+				sub = &e.cepi
+			}
+			if !shift {
+				e.gemmParallel(ocg, plane, k, nil, w.packed[g*size:(g+1)*size], b, nil, 0, out, plane, sub)
+				continue
+			}
+			e.grid = grow(e.grid, ocg*sb.n)
+			e.gemmParallel(ocg, sb.n, k, nil, w.packed[g*size:(g+1)*size], b, nil, 0, e.grid, sb.n, nil)
+			e.copyOut = copyOutJob{grid: e.grid, out: out, oh: oh, ow: ow, wq: sb.wq, epi: sub}
+			e.pool.run(ocg, &e.copyOut)
+		}
+	}
+	e.db, e.im2col, e.shift, e.copyOut, e.cepi = denseB{}, im2colB{}, shiftB{}, copyOutJob{}, Epilogue{}
+	return nil
+}
+
+func checkConvEpilogue(epi *Epilogue, channels, numel int) error {
+	if epi == nil {
+		return nil
+	}
+	if !epi.Act.valid() {
+		return fmt.Errorf("%w: activation %d", ErrArgument, epi.Act)
+	}
+	if epi.Bias != nil && len(epi.Bias) != channels {
+		return fmt.Errorf("%w: conv bias of %d for %d channels", ErrShape, len(epi.Bias), channels)
+	}
+	if epi.Residual != nil && (len(epi.Residual) != numel || epi.ResidualStride != 0) {
+		return fmt.Errorf("%w: conv residual of %d elements, want %d", ErrShape, len(epi.Residual), numel)
+	}
+	return nil
+}
+
+// convGeom is the geometry of one convolution or pooling window sweep over an image plane.
+type convGeom struct {
+	c, h, w, oh, ow, kh, kw int
+	p                       Conv2dParams
+}
+
+// im2colB presents the im2col matrix of one image and group (rows: channel, kernel row,
+// kernel column; columns: output positions) as a GEMM B operand, gathered while packing.
+type im2colB struct {
+	x []float32
+	g convGeom
+}
+
+func (s *im2colB) pack(dst []float32, k0, kc, j0 int) {
+	g := &s.g
+	cols := min(nr, g.oh*g.ow-j0)
+	// The panel's columns split into segments, one per output row they touch: within a
+	// segment the input row is fixed and the input column advances by the stride.
+	var segIY, segIX, segOff, segLen [nr]int
+	nseg := 0
+	for jj := 0; jj < cols; nseg++ {
+		oy, ox := (j0+jj)/g.ow, (j0+jj)%g.ow
+		n := min(cols-jj, g.ow-ox)
+		segIY[nseg], segIX[nseg] = oy*g.p.StrideH-g.p.PadH, ox*g.p.StrideW-g.p.PadW
+		segOff[nseg], segLen[nseg] = jj, n
+		jj += n
+	}
+	khw := g.kh * g.kw
+	ch, rem := k0/khw, k0%khw
+	ki, kj := rem/g.kw, rem%g.kw
+	hw, st := g.h*g.w, g.p.StrideW
+	for p := range kc {
+		out := dst[p*nr : p*nr+nr]
+		plane := s.x[ch*hw : (ch+1)*hw]
+		dy, dx := ki*g.p.DilationH, kj*g.p.DilationW
+		for sg := range nseg {
+			o := out[segOff[sg] : segOff[sg]+segLen[sg]]
+			iy := segIY[sg] + dy
+			if uint(iy) >= uint(g.h) {
+				clear(o)
+				continue
+			}
+			row := plane[iy*g.w : (iy+1)*g.w]
+			ix := segIX[sg] + dx
+			if st == 1 && ix >= 0 && ix+len(o) <= g.w {
+				src := row[ix : ix+len(o)]
+				for t := range o {
+					o[t] = src[t]
+				}
+				continue
+			}
+			for t := range o {
+				if x := ix + t*st; uint(x) < uint(g.w) {
+					o[t] = row[x]
+				} else {
+					o[t] = 0
+				}
+			}
+		}
+		clear(out[cols:])
+		if kj++; kj == g.kw {
+			kj = 0
+			if ki++; ki == g.kh {
+				ki = 0
+				ch++
+			}
+		}
+	}
+}
+
+// depthwiseJob runs a depthwise convolution, one (image, channel) plane per task.
+type depthwiseJob struct {
+	x, y, w []float32
+	g       convGeom
+	epi     *Epilogue
+}
+
+func (j *depthwiseJob) do(_, t int) {
+	g := &j.g
+	ch := t % g.c
+	in := j.x[t*g.h*g.w : (t+1)*g.h*g.w]
+	out := j.y[t*g.oh*g.ow : (t+1)*g.oh*g.ow]
+	wk := j.w[ch*g.kh*g.kw : (ch+1)*g.kh*g.kw]
+	var bias float32
+	if j.epi != nil && j.epi.Bias != nil {
+		bias = j.epi.Bias[ch]
+	}
+	for oy := range g.oh {
+		for ox := range g.ow {
+			s := bias
+			for ki := range g.kh {
+				iy := oy*g.p.StrideH - g.p.PadH + ki*g.p.DilationH
+				if uint(iy) >= uint(g.h) {
+					continue
+				}
+				for kj := range g.kw {
+					ix := ox*g.p.StrideW - g.p.PadW + kj*g.p.DilationW
+					if uint(ix) < uint(g.w) {
+						s += wk[ki*g.kw+kj] * in[iy*g.w+ix]
+					}
+				}
+			}
+			out[oy*g.ow+ox] = s
+		}
+	}
+	if j.epi != nil {
+		if j.epi.Residual != nil {
+			for i, r := range j.epi.Residual[t*g.oh*g.ow : (t+1)*g.oh*g.ow] {
+				out[i] += r
+			}
+		}
+		j.epi.Act.apply(out)
+	}
+}
