@@ -2,12 +2,12 @@
 # `make test` is the command CI runs (.ci/run); `make help` lists the targets.
 
 GO       ?= go
-MODULES  := extauthz worker
+MODULES  := extauthz worker validation
 PKGS     := $(MODULES:%=./%/...)
 BIN      := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help build test test-short bench loadtest lint fmt vet staticcheck clean
+.PHONY: help build fixtures test test-short bench loadtest lint fmt vet staticcheck clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,8 +15,15 @@ help: ## list the targets
 build: ## build the binaries into bin/
 	$(GO) build -o $(BIN)/extauthz ./extauthz/cmd/extauthz
 
-test: lint ## lint, then every test (unit, integration with a real redis-server, fuzz seeds)
+test: lint fixtures ## lint, then every test (unit, integration with a real redis-server, PyTorch goldens, fuzz seeds)
 	$(GO) test -count=1 -race $(PKGS)
+
+GEN := worker/testdata/gen/torch113
+
+fixtures: $(GEN)/manifest.json ## large PyTorch fixtures (ResNet-18/50), generated with Debian's torch 1.13, not committed
+
+$(GEN)/manifest.json: worker/testdata/gen.py
+	cd worker/testdata && /usr/bin/python3 gen.py gen/torch113 --large --resnet50
 
 test-short: ## unit tests only, fast
 	$(GO) test -short $(PKGS)
