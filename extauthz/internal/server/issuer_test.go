@@ -12,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"golang.org/x/oauth2/clientcredentials"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/torchgate/torchgate/extauthz/internal/clients"
 	"github.com/torchgate/torchgate/extauthz/internal/redistest"
@@ -61,23 +58,7 @@ routes:
     model: mlp
 audit: {path: %s}
 `, httpAddr, filepath.Join(dir, "audit.log"))+extra)
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := New(ctx, path, io.Discard)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	h := &harness{t: t, srv: srv, path: path, cancel: cancel, done: make(chan error, 1)}
-	go func() { h.done <- srv.Run(ctx) }()
-	t.Cleanup(h.stop)
-	waitFor(t, "listening", func() bool { return srv.GRPCAddr() != "" })
-	h.conn, err = grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.client = authv3.NewAuthorizationClient(h.conn)
-	waitFor(t, "ready", func() bool { return h.httpStatus("/readyz") == http.StatusOK })
-	return h
+	return launch(t, path)
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago.

@@ -64,13 +64,22 @@ func startWith(t testing.TB, idp *testidp.IdP, extra string) *harness {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "extauthz.yaml")
 	writeConfig(t, path, fmt.Sprintf(baseConfig, idp.URL(), "", filepath.Join(dir, "audit.log"))+extra)
+	h := launch(t, path)
+	h.idp = idp
+	return h
+}
+
+// launch runs a server on the configuration at path and connects a gRPC client once it is
+// ready; the server stops when the test ends.
+func launch(t testing.TB, path string) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := New(ctx, path, io.Discard)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	h := &harness{t: t, idp: idp, srv: srv, path: path, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, srv: srv, path: path, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- srv.Run(ctx) }()
 	t.Cleanup(h.stop)
 	waitFor(t, "listening", func() bool { return srv.GRPCAddr() != "" })
