@@ -3,6 +3,7 @@ module github.com/torchgate/torchgate/worker
 go 1.26.8
 
 require (
+	github.com/NVIDIA/go-nvml v0.13.4-1 // indirect
 	github.com/nlpodyssey/gopickle v0.2.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
