@@ -7,13 +7,17 @@ PKGS     := $(MODULES:%=./%/...)
 BIN      := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help build fixtures test test-short bench loadtest lint fmt vet staticcheck clean
+.PHONY: help build demo fixtures cuda-check gpu-check test test-short bench loadtest lint fmt vet staticcheck clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build the binaries into bin/
 	$(GO) build -o $(BIN)/extauthz ./extauthz/cmd/extauthz
+	$(GO) build -o $(BIN)/worker ./worker/cmd/worker
+
+demo: ## the whole stack on this machine (no Docker, no Envoy) and the story a client meets
+	$(GO) run ./extauthz/cmd/demo -root .
 
 test: lint fixtures ## lint, then every test (unit, integration with a real redis-server, PyTorch goldens, fuzz seeds)
 	$(GO) test -count=1 -race $(PKGS)
@@ -36,6 +40,17 @@ loadtest: build ## ext_authz load over real gRPC: warm cache, no cache, local an
 	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -no-cache
 	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -limits local
 	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -limits redis
+
+CUDA_SDK := .cache/cuda-sdk
+
+cuda-check: ## compile-check the GPU build (-tags cuda) against CUDA headers and link stubs, no GPU needed
+	eval "$$(../shared/tools/cuda-sdk.sh $(CUDA_SDK))" && export GOCACHE=$$(mktemp -d) && \
+	  $(GO) vet -tags cuda ./worker/cuda/... && \
+	  $(GO) build -a -tags cuda ./worker/cuda/... && \
+	  $(GO) test -c -tags cuda -o /dev/null ./worker/cuda/... ; rc=$$?; rm -rf "$$GOCACHE"; exit $$rc
+
+gpu-check: ## on a lent GPU machine: GPU goldens and benchmark (build the kit here first: scripts/gpu-check.sh --kit)
+	bash scripts/gpu-check.sh
 
 lint: fmt vet staticcheck ## gofmt check, go vet, staticcheck
 

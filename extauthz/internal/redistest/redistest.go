@@ -43,12 +43,15 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// Run starts redis-server on a free 127.0.0.1 port with its working directory in dir, and
-// waits until it answers PING. The caller must Kill it.
+// Run starts redis-server on a free 127.0.0.1 port with its working directory in dir (created
+// if missing), and waits until it answers PING. The caller must Kill it.
 func Run(dir string) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, ErrNotInstalled
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

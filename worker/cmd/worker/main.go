@@ -2,10 +2,12 @@
 //
 //	worker inspect MODEL.pt
 //	worker run MODEL.pt --input x.npy [--input y.npy ...] --output out.npy [--threads N]
+//	worker serve --model-repository DIR [--http ADDR] [--grpc ADDR] [--device auto|cpu|cuda] [--threads N]
 //
 // inspect prints the model's inputs, outputs, op counts and parameters, and exits 1 listing
 // every unsupported op with its code position. run reads NumPy .npy inputs and writes the
-// outputs (a tuple output writes out_0.npy, out_1.npy, ...).
+// outputs (a tuple output writes out_0.npy, out_1.npy, ...). serve answers the Open Inference
+// Protocol over REST and gRPC for every model of a Triton-layout repository.
 package main
 
 import (
@@ -27,6 +29,8 @@ import (
 const usage = `usage:
   worker inspect MODEL.pt
   worker run MODEL.pt --input x.npy [--input y.npy ...] --output out.npy [--threads N]
+  worker serve --model-repository DIR [--http 127.0.0.1:8000] [--grpc 127.0.0.1:8001]
+               [--device auto|cpu|cuda] [--threads N] [--trusted-peers CIDR,...]
 `
 
 func main() {
@@ -48,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = inspect(args[1:], stdout)
 	case "run":
 		err = runModel(ctx, args[1:])
+	case "serve":
+		err = serveCmd(args[1:])
 	default:
 		fmt.Fprint(stderr, usage)
 		return 2

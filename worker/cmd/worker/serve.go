@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/torchgate/torchgate/worker/internal/engine"
+	"github.com/torchgate/torchgate/worker/internal/repository"
+	"github.com/torchgate/torchgate/worker/internal/serve"
+)
+
+// errNoCUDA answers --device cuda in this (CPU) build.
+var errNoCUDA = errors.New("this build has no CUDA backend; use the GPU build (worker/cuda/cmd/worker)")
+
+// serveFlags are the parsed flags of worker serve.
+type serveFlags struct {
+	repo, httpAddr, grpcAddr, device string
+	threads                          int
+	trusted                          []netip.Prefix
+	trustedNames                     []string
+	rejectUntrusted                  bool
+	maxBody                          int64
+	maxClients                       int
+	agingStep, shutdownTimeout       time.Duration
+	tlsCert, tlsKey, clientCA        string
+}
+
+// serveCmd runs `worker serve` until SIGTERM or SIGINT, then shuts down gracefully: not
+// ready, stop accepting, finish queued work, exit.
+func serveCmd(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	return runServe(ctx, args, logger, nil)
+}
+
+// parseServeFlags parses the serve flags.
+func parseServeFlags(args []string) (serveFlags, error) {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&f.repo, "model-repository", "", "model repository: DIR/<model>/<version>/model.pt, optional DIR/<model>/config.yaml")
+	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8000", "REST listen address (API and /metrics)")
+	fs.StringVar(&f.grpcAddr, "grpc", "127.0.0.1:8001", "gRPC listen address")
+	fs.StringVar(&f.device, "device", "auto", "auto, cpu or cuda")
+	fs.IntVar(&f.threads, "threads", 0, "kernel threads per model instance (0: all CPUs)")
+	trusted := fs.String("trusted-peers", "127.0.0.1/32,::1/128", "CIDRs whose x-torchgate-* headers are trusted (Envoy)")
+	untrusted := fs.String("untrusted-identity", "ignore", "x-torchgate-* headers from other peers: ignore (anonymous) or reject (403)")
+	fs.Int64Var(&f.maxBody, "max-body-bytes", serve.DefaultMaxBodyBytes, "largest request body (413 beyond)")
+	fs.IntVar(&f.maxClients, "max-clients", serve.DefaultMaxClients, "client_id label values before \"other\"")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "time to finish queued work on SIGTERM")
+	fs.DurationVar(&f.agingStep, "aging-step", 100*time.Millisecond, "queue wait that raises a request's priority by one")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve REST and gRPC over TLS with this certificate (PEM)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the TLS certificate's private key (PEM)")
+	fs.StringVar(&f.clientCA, "client-ca", "", "CA bundle (PEM) verifying client certificates, when a client presents one (mTLS from Envoy)")
+	trustedNames := fs.String("trusted-client-names", "", "client certificate names (CN, DNS or URI SAN) whose x-torchgate-* headers are trusted")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return f, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	case f.repo == "":
+		return f, errors.New("serve: --model-repository is required")
+	case f.device == "cuda":
+		return f, errNoCUDA
+	case f.device != "auto" && f.device != "cpu":
+		return f, fmt.Errorf("serve: --device %q is not auto, cpu or cuda", f.device)
+	case *untrusted != "ignore" && *untrusted != "reject":
+		return f, fmt.Errorf("serve: --untrusted-identity %q is not ignore or reject", *untrusted)
+	case (f.tlsCert == "") != (f.tlsKey == ""):
+		return f, errors.New("serve: --tls-cert and --tls-key go together")
+	case f.clientCA != "" && f.tlsCert == "":
+		return f, errors.New("serve: --client-ca needs --tls-cert")
+	case *trustedNames != "" && f.clientCA == "":
+		return f, errors.New("serve: --trusted-client-names needs --client-ca")
+	}
+	for _, n := range strings.Split(*trustedNames, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			f.trustedNames = append(f.trustedNames, n)
+		}
+	}
+	f.rejectUntrusted = *untrusted == "reject"
+	for _, s := range strings.Split(*trusted, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return f, fmt.Errorf("serve: --trusted-peers: %w", err)
+		}
+		f.trusted = append(f.trusted, p.Masked())
+	}
+	if f.trusted == nil {
+		f.trusted = []netip.Prefix{} // trust nobody
+	}
+	return f, nil
+}
+
+// runServe serves until ctx ends. ready, when set, gets the bound addresses once serving.
+func runServe(ctx context.Context, args []string, logger *slog.Logger, ready func(httpAddr, grpcAddr net.Addr)) error {
+	f, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
+	versions, models, err := loadRepository(f.repo, f.threads)
+	if err != nil {
+		return err
+	}
+	defer closeModels(models)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tlsCfg, err := serverTLS(f)
+	if err != nil {
+		return err
+	}
+	srv, err := serve.New(serve.Options{MaxBodyBytes: f.maxBody, TrustedPeers: f.trusted, TrustedClientNames: f.trustedNames,
+		RejectUntrusted: f.rejectUntrusted, MaxClients: f.maxClients, AgingStep: f.agingStep, Registry: reg, Logger: logger}, versions)
+	if err != nil {
+		return err
+	}
+	hl, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("serve: %w", err), srv.Close(ctx))
+	}
+	gl, err := net.Listen("tcp", f.grpcAddr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("serve: %w", err), hl.Close(), srv.Close(ctx))
+	}
+	gopts := srv.GRPCServerOptions()
+	if tlsCfg != nil {
+		hl = tls.NewListener(hl, tlsCfg)
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(tlsCfg.Clone())))
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	gs := grpc.NewServer(gopts...)
+	srv.RegisterGRPC(gs)
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(hl) }()
+	go func() { errc <- gs.Serve(gl) }()
+	logger.Info("serving", "http", hl.Addr().String(), "grpc", gl.Addr().String(), "models", len(versions))
+	if ready != nil {
+		ready(hl.Addr(), gl.Addr())
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc: // a listener failed
+	}
+	logger.Info("shutting down")
+	return errors.Join(serveErr, shutdown(srv, hs, gs, f.shutdownTimeout))
+}
+
+// shutdown stops gracefully: not ready first, then, together, the listeners stop
+// accepting while the batchers refuse new work and finish the queued requests, whose
+// handlers then answer; past timeout, what is left is cut off.
+func shutdown(srv *serve.Server, hs *http.Server, gs *grpc.Server, timeout time.Duration) error {
+	srv.SetReady(false)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	var httpErr, closeErr error
+	wg.Go(func() { httpErr = hs.Shutdown(ctx) })
+	wg.Go(func() { closeErr = srv.Close(ctx) })
+	wg.Go(func() {
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			gs.Stop()
+			<-stopped
+		}
+	})
+	wg.Wait()
+	return errors.Join(httpErr, closeErr)
+}
+
+// serverTLS returns the listeners' TLS config, nil without --tls-cert. With --client-ca,
+// a client certificate is verified when one is presented; only then can it be trusted by
+// name, and clients without one (health probes) still connect.
+func serverTLS(f serveFlags) (*tls.Config, error) {
+	if f.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if f.clientCA != "" {
+		pem, err := os.ReadFile(f.clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("serve: --client-ca %s holds no PEM certificate", f.clientCA)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}
+
+// loadRepository loads every version of every model, config.yaml's instances copies each.
+func loadRepository(dir string, threads int) ([]serve.ModelVersion, []*engine.Model, error) {
+	repo, err := repository.Scan(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var versions []serve.ModelVersion
+	var loaded []*engine.Model
+	for _, m := range repo {
+		cfg := m.Config.WithDefaults()
+		for _, v := range m.Versions {
+			mv := serve.ModelVersion{Name: m.Name, Version: v.Number, Config: m.Config}
+			for range cfg.Instances {
+				em, err := engine.Load(v.Path, engine.Options{Threads: threads})
+				if err != nil {
+					closeModels(loaded)
+					return nil, nil, fmt.Errorf("serve: model %s version %d: %w", m.Name, v.Number, err)
+				}
+				loaded = append(loaded, em)
+				mv.Instances = append(mv.Instances, em)
+			}
+			versions = append(versions, mv)
+		}
+	}
+	return versions, loaded, nil
+}
+
+// closeModels releases loaded models.
+func closeModels(models []*engine.Model) {
+	for _, m := range models {
+		m.Close()
+	}
+}
