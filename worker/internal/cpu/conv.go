@@ -35,29 +35,45 @@ type ConvWeights struct {
 	// Out is the number of output channels, InPerGroup the input channels of one group,
 	// KH x KW the kernel size and Groups the number of groups.
 	Out, InPerGroup, KH, KW, Groups int
-	raw                             []float32 // a depthwise weight as given
+	raw                             []float32 // a depthwise weight, scaled when asked
 	packed                          []float32 // per group, A panels in packAll's layout
 }
 
 // PackConv2d packs a torch.nn.Conv2d weight of shape [out, in/groups, kh, kw]; groups 0 means
-// 1. A depthwise weight (one input and one output channel per group) is not copied: the
-// result refers to w's data, which must then stay unchanged.
-func PackConv2d(w *tensor.Tensor, groups int) (*ConvWeights, error) {
+// 1. scale, when not nil, has one factor per output channel that multiplies its weights as
+// they are packed (a BatchNorm folded by [FoldBatchNorm]); w itself is never written. An
+// unscaled depthwise weight (one input and one output channel per group) is not copied: the
+// result refers to w's data, which must then stay unchanged. Otherwise the result keeps no
+// reference to w.
+func PackConv2d(w *tensor.Tensor, groups int, scale []float64) (*ConvWeights, error) {
 	if groups == 0 {
 		groups = 1
 	}
 	if w.Rank() != 4 || w.Validate() != nil || groups < 0 || w.Shape[0]%groups != 0 {
 		return nil, fmt.Errorf("%w: conv weight %v with %d groups", ErrShape, w.Shape, groups)
 	}
+	if scale != nil && len(scale) != w.Shape[0] {
+		return nil, fmt.Errorf("%w: %d scales for conv weight %v", ErrShape, len(scale), w.Shape)
+	}
 	cw := &ConvWeights{Out: w.Shape[0], InPerGroup: w.Shape[1], KH: w.Shape[2], KW: w.Shape[3], Groups: groups}
-	if cw.depthwise() {
+	ocg, k := cw.Out/groups, cw.InPerGroup*cw.KH*cw.KW
+	switch {
+	case cw.depthwise() && scale == nil:
 		cw.raw = w.Data
-	} else {
-		ocg, k := cw.Out/groups, cw.InPerGroup*cw.KH*cw.KW
+	case cw.depthwise():
+		cw.raw = make([]float32, len(w.Data))
+		for i, v := range w.Data {
+			cw.raw[i] = float32(float64(v) * scale[i/max(k, 1)])
+		}
+	default:
 		size := packedSize(ocg, mr, k)
 		cw.packed = make([]float32, size*groups)
 		for g := range groups {
-			packAll(cw.packed[g*size:], &denseA{data: w.Data[g*ocg*k:], ld: max(k, 1), m: ocg, alpha: 1}, ocg, mr, k)
+			a := &denseA{data: w.Data[g*ocg*k:], ld: max(k, 1), m: ocg, alpha: 1}
+			if scale != nil {
+				a.rowScale = scale[g*ocg:]
+			}
+			packAll(cw.packed[g*size:], a, ocg, mr, k)
 		}
 	}
 	return cw, nil
@@ -128,9 +144,7 @@ func (e *Engine) Conv2d(dst, x *tensor.Tensor, w *ConvWeights, p Conv2dParams, e
 	k := cg * w.KH * w.KW
 	plane := oh * ow
 	size := packedSize(ocg, mr, k)
-	pointwise := w.KH == 1 && w.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
-	sb, shift := newShiftB(&geo)
-	shift = shift && !pointwise
+	pointwise, sb, shift := convPath(w, &geo)
 	for img := range n {
 		for g := range w.Groups {
 			in := x.Data[(img*c+g*cg)*h*wd : (img*c+(g+1)*cg)*h*wd]
@@ -141,7 +155,7 @@ func (e *Engine) Conv2d(dst, x *tensor.Tensor, w *ConvWeights, p Conv2dParams, e
 				b = &e.db
 			case shift:
 				e.shift = sb
-				e.padded = grow(e.padded, sb.size(cg))
+				e.padded = grow(e.padded, max(sb.size(cg), e.reserved.padded))[:sb.size(cg)]
 				e.shift.phases = e.padded
 				e.shift.fill(e.padded, in, cg, &geo)
 				b = &e.shift
@@ -165,10 +179,16 @@ func (e *Engine) Conv2d(dst, x *tensor.Tensor, w *ConvWeights, p Conv2dParams, e
 				e.gemmParallel(ocg, plane, k, nil, w.packed[g*size:(g+1)*size], b, nil, 0, out, plane, sub)
 				continue
 			}
-			e.grid = grow(e.grid, ocg*sb.n)
-			e.gemmParallel(ocg, sb.n, k, nil, w.packed[g*size:(g+1)*size], b, nil, 0, e.grid, sb.n, nil)
-			e.copyOut = copyOutJob{grid: e.grid, out: out, oh: oh, ow: ow, wq: sb.wq, epi: sub}
-			e.pool.run(ocg, &e.copyOut)
+			rows := gridRows(ocg, oh, sb.wq)
+			for y0 := 0; y0 < oh; y0 += rows {
+				ry := min(rows, oh-y0)
+				cols := ry * sb.wq
+				e.shift.col0, e.shift.n = y0*sb.wq, cols
+				e.grid = grow(e.grid, max(ocg*cols, e.reserved.grid))[:ocg*cols]
+				e.gemmParallel(ocg, cols, k, nil, w.packed[g*size:(g+1)*size], b, nil, 0, e.grid, cols, nil)
+				e.copyOut = copyOutJob{grid: e.grid, out: out, oh: oh, ow: ow, wq: sb.wq, y0: y0, rows: ry, epi: sub}
+				e.pool.run(ocg, &e.copyOut)
+			}
 		}
 	}
 	e.db, e.im2col, e.shift, e.copyOut, e.cepi = denseB{}, im2colB{}, shiftB{}, copyOutJob{}, Epilogue{}

@@ -21,7 +21,19 @@ type shiftB struct {
 	sh, sw     int
 	kh, kw     int
 	dilH, dilW int
-	n          int // oh·wq grid columns
+	n          int // the grid columns a GEMM reads: rows·wq
+	col0       int // the grid column of B's column 0 (row y0·wq of a band of rows)
+}
+
+// gridChunk bounds, in floats, the grid a shifted convolution computes at once: larger grids
+// are computed in bands of output rows, which keeps the scratch (grid and, for tall weights,
+// B packed whole) small and the band in cache while it is copied out.
+const gridChunk = 1 << 17
+
+// gridRows returns the output rows of one band for oc output channels, oh output rows and
+// wq grid columns per row.
+func gridRows(oc, oh, wq int) int {
+	return max(1, min(oh, gridChunk/max(oc*wq, 1)))
 }
 
 // newShiftB sizes the shifted operand for geometry g (c input channels) and reports whether
@@ -87,7 +99,7 @@ func (s *shiftB) pack(dst []float32, k0, kc, j0 int) {
 	for p := range kc {
 		out := dst[p*nr : p*nr+nr]
 		ty, tx := ki*s.dilH, kj*s.dilW
-		off := ((ch*s.sh+ty%s.sh)*s.sw+tx%s.sw)*plane + ty/s.sh*s.wq + tx/s.sw + j0
+		off := ((ch*s.sh+ty%s.sh)*s.sw+tx%s.sw)*plane + ty/s.sh*s.wq + tx/s.sw + s.col0 + j0
 		if cols == nr {
 			*(*[nr]float32)(out) = *(*[nr]float32)(s.phases[off : off+nr])
 		} else {
@@ -104,12 +116,13 @@ func (s *shiftB) pack(dst []float32, k0, kc, j0 int) {
 	}
 }
 
-// copyOutJob copies the valid columns of an oc x (oh·wq) grid result into the output planes,
-// applying the epilogue, one output channel per task.
+// copyOutJob copies the valid columns of an oc x (rows·wq) grid result into rows y0 to
+// y0+rows of the output planes, applying the epilogue, one output channel per task.
 type copyOutJob struct {
 	grid       []float32
 	out        []float32 // the first of the group's output planes
 	oh, ow, wq int
+	y0, rows   int
 	epi        *Epilogue // bias and residual already offset to the group and image
 }
 
@@ -128,12 +141,12 @@ func (j *copyOutJob) do(_, t int) {
 		}
 		act = j.epi.Act
 	}
-	for y := range j.oh {
+	for y := j.y0; y < j.y0+j.rows; y++ {
 		var r []float32
 		if res != nil {
 			r = res[y*j.ow : (y+1)*j.ow]
 		}
-		src := j.grid[(t*j.oh+y)*j.wq:]
+		src := j.grid[(t*j.rows+y-j.y0)*j.wq:]
 		fuseRow(dst[y*j.ow:(y+1)*j.ow], src[:j.ow], nil, bias, r, act)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/torchgate/torchgate/worker/internal/tensor"
@@ -76,6 +77,9 @@ func TestConv2dMatchesReference(t *testing.T) {
 		{name: "shifted stride 3 dilation 2", n: 1, c: 2, h: 17, w: 61, oc: 5, k: 3, p: Conv2dParams{StrideH: 3, StrideW: 3, PadH: 1, PadW: 1, DilationH: 2, DilationW: 2}, shift: true},
 		{name: "shifted without padding", n: 1, c: 4, h: 6, w: 33, oc: 8, k: 3, shift: true},
 		{name: "shifted grouped 5x5", n: 2, c: 4, h: 7, w: 64, oc: 6, k: 5, g: 2, p: Conv2dParams{PadH: 2, PadW: 2}, shift: true},
+		{name: "shifted in two row bands", n: 2, c: 3, h: 40, w: 100, oc: 40, k: 3, p: Conv2dParams{PadH: 1, PadW: 1}, shift: true},
+		{name: "shifted 7x7 stride 2 in row bands", n: 1, c: 3, h: 120, w: 120, oc: 64, k: 7, p: Conv2dParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, shift: true},
+		{name: "shifted tall weight in row bands", n: 1, c: 2, h: 30, w: 32, oc: 150, k: 3, p: Conv2dParams{PadH: 1, PadW: 1}, shift: true},
 	} {
 		for _, kernel := range []string{"auto", "generic"} {
 			t.Run(fmt.Sprintf("%s %s", tc.name, kernel), func(t *testing.T) {
@@ -89,7 +93,7 @@ func TestConv2dMatchesReference(t *testing.T) {
 				for i := range want.Data {
 					want.Data[i] = max(want.Data[i]+res[i], 0)
 				}
-				pw, err := PackConv2d(wt, g)
+				pw, err := PackConv2d(wt, g, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -121,7 +125,7 @@ func TestConv2dMatchesReference(t *testing.T) {
 func TestConv2dRejectsBadShapes(t *testing.T) {
 	e := newEngine(t, 1)
 	w, _ := tensor.New(4, 3, 3, 3)
-	pw, err := PackConv2d(w, 1)
+	pw, err := PackConv2d(w, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,31 +152,78 @@ func TestConv2dRejectsBadShapes(t *testing.T) {
 			}
 		})
 	}
-	if _, err := PackConv2d(w, 3); !errors.Is(err, ErrShape) {
+	if _, err := PackConv2d(w, 3, nil); !errors.Is(err, ErrShape) {
 		t.Fatalf("4 output channels in 3 groups: got %v", err)
 	}
 }
 
 func TestFoldBatchNormMatchesConvThenBatchNorm(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 5))
-	x := randTensor(r, 2, 3, 6, 6)
-	w := randTensor(r, 4, 3, 3, 3)
-	bias := randSlice(r, 4)
-	mean, gamma, beta := randSlice(r, 4), randSlice(r, 4), randSlice(r, 4)
-	variance := []float32{0.5, 1.5, 2, 0.1}
-	p := Conv2dParams{PadH: 1, PadW: 1}
-	conv := refConv2d(x, w, bias, p, 1)
-	want := conv.Clone()
-	if err := BatchNorm(want, conv, mean, variance, gamma, beta, 1e-5); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name            string
+		c, oc, g, folds int
+	}{
+		{"dense", 3, 4, 1, 1},
+		{"grouped", 4, 6, 2, 1},
+		{"depthwise", 4, 4, 4, 1},
+		{"dense with two BatchNorms", 3, 4, 1, 2},
+		{"depthwise with two BatchNorms", 4, 4, 4, 2},
 	}
-	fw, fb := w.Clone(), append([]float32(nil), bias...)
-	if err := FoldBatchNorm(fw.Data, fb, mean, variance, gamma, beta, 1e-5); err != nil {
-		t.Fatal(err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(5, uint64(tc.oc*tc.g)))
+			x := randTensor(r, 2, tc.c, 6, 6)
+			w := randTensor(r, tc.oc, tc.c/tc.g, 3, 3)
+			orig := w.Clone()
+			bias := randSlice(r, tc.oc)
+			p := Conv2dParams{PadH: 1, PadW: 1}
+			want := refConv2d(x, w, bias, p, tc.g)
+			scale := make([]float64, tc.oc)
+			for i := range scale {
+				scale[i] = 1
+			}
+			fb := append([]float32(nil), bias...)
+			for range tc.folds {
+				mean, gamma, beta := randSlice(r, tc.oc), randSlice(r, tc.oc), randSlice(r, tc.oc)
+				variance := make([]float32, tc.oc)
+				for i := range variance {
+					variance[i] = 0.1 + float32(i)*0.5
+				}
+				bn := want.Clone()
+				if err := BatchNorm(bn, want, mean, variance, gamma, beta, 1e-5); err != nil {
+					t.Fatal(err)
+				}
+				want = bn
+				if err := FoldBatchNorm(scale, fb, mean, variance, gamma, beta, 1e-5); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pw, err := PackConv2d(w, tc.g, scale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := tensor.New(want.Shape...)
+			if err := newEngine(t, 1).Conv2d(got, x, pw, p, &Epilogue{Bias: fb}); err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, got.Data, want.Data, 1e-4)
+			if !slices.Equal(w.Data, orig.Data) {
+				t.Error("PackConv2d wrote to the weight")
+			}
+		})
 	}
-	assertClose(t, refConv2d(x, fw, fb, p, 1).Data, want.Data, 1e-5)
-	if err := FoldBatchNorm(fw.Data, fb[:3], mean, variance, gamma, beta, 1e-5); !errors.Is(err, ErrShape) {
-		t.Fatalf("short bias: got %v", err)
+}
+
+func TestFoldBatchNormRejectsBadShapes(t *testing.T) {
+	ones := []float32{1, 1, 1, 1}
+	if err := FoldBatchNorm(make([]float64, 4), ones[:3], ones, ones, nil, nil, 1e-5); !errors.Is(err, ErrShape) {
+		t.Errorf("short bias: got %v", err)
+	}
+	if err := FoldBatchNorm(make([]float64, 3), ones, ones, ones, nil, nil, 1e-5); !errors.Is(err, ErrShape) {
+		t.Errorf("short scale: got %v", err)
+	}
+	w, _ := tensor.New(4, 3, 3, 3)
+	if _, err := PackConv2d(w, 1, make([]float64, 3)); !errors.Is(err, ErrShape) {
+		t.Errorf("PackConv2d with 3 scales for 4 channels: got %v", err)
 	}
 }
 
@@ -193,7 +244,7 @@ func BenchmarkConv2dResNet18(b *testing.B) {
 				r := rand.New(rand.NewPCG(1, 1))
 				x := randTensor(r, 1, l.c, l.hw, l.hw)
 				w := randTensor(r, l.oc, l.c, l.k, l.k)
-				pw, _ := PackConv2d(w, 1)
+				pw, _ := PackConv2d(w, 1, nil)
 				p := Conv2dParams{StrideH: l.stride, StrideW: l.stride, PadH: l.k / 2, PadW: l.k / 2}
 				oh := convOutSize(l.hw, l.k, l.stride, l.k/2, 1)
 				dst, _ := tensor.New(1, l.oc, oh, oh)

@@ -23,7 +23,8 @@
 //
 // The GEMM follows the BLIS scheme: A is packed into 6-row micro-panels (mcBlock rows at a
 // time), B into 16-column micro-panels, kcBlock deep, and a 6x16 micro-kernel keeps the C tile
-// in twelve YMM registers. Weights are packed once, at load ([PackLinear], [PackConv2d]). The
+// in twelve YMM registers. Weights are packed once, at load ([PackLinear], [PackConv2d], which
+// also applies the per-channel scales of a BatchNorm folded by [FoldBatchNorm]). The
 // fused [Epilogue] (bias, residual, activation) runs on each C tile as it is finished. A 4x24
 // kernel was measured against the 6x16 one on this project's AMD EPYC (Zen 3) machine: both
 // reach about 95 GFLOP/s on one core from cache, so the 6x16 shape, whose 16 columns match two
@@ -35,7 +36,9 @@
 // Convolutions run as one GEMM per image and group. Most use the shifted formulation
 // (conv_shift.go): the padded input is split once into stride-phase images, on which every
 // im2col row is a contiguous run, so B panels are packed by block copies; the few extra
-// columns this computes are dropped when the result is copied out. Planes where that waste
+// columns this computes are dropped when the result is copied out (large outputs are computed
+// in bands of rows, so the grid stays small; [Engine.ReserveConv2d] sizes the scratch for a
+// whole model up front). Planes where that waste
 // would pass 15% gather im2col panels directly, 1x1 stride-1 convolutions read the input as B,
 // and depthwise convolutions run a direct kernel.
 package cpu

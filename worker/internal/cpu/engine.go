@@ -35,6 +35,9 @@ type Engine struct {
 	padded  []float32 // a convolution's phase images
 	grid    []float32 // its result on the phase grid
 	attn    attentionJob
+	// reserved holds the sizes ReserveConv2d asked for: a shared buffer that must grow
+	// is allocated at once at that size. Guarded by mu.
+	reserved scratchSizes
 }
 
 // workerScratch is the private scratch of one worker.

@@ -5,18 +5,18 @@ import (
 	"math"
 )
 
-// FoldBatchNorm folds an inference-mode BatchNorm that follows a convolution or linear layer
-// into that layer's weight and bias, in place: with s = gamma/√(var + eps) per output channel
-// o, weight[o, ...] *= s[o] and bias[o] = (bias[o] − mean[o])·s[o] + beta[o]. weight holds
-// len(mean) equal blocks (one per output channel). bias must have one entry per channel (pass
-// zeros for a layer without bias). gamma and beta may be nil (affine=False: 1 and 0).
-func FoldBatchNorm(weight, bias, mean, variance, gamma, beta []float32, eps float64) error {
+// FoldBatchNorm folds an inference-mode BatchNorm that follows a convolution into the
+// convolution's per-output-channel weight scales and its bias, in place: with
+// s = gamma/√(var + eps) per channel o, scale[o] *= s[o] and bias[o] = (bias[o] − mean[o])·s[o]
+// + beta[o]. Pack the unchanged weight with the scales ([PackConv2d]). scale and bias must
+// have one entry per channel (pass ones and zeros for a fresh layer without bias). gamma and
+// beta may be nil (affine=False: 1 and 0).
+func FoldBatchNorm(scale []float64, bias, mean, variance, gamma, beta []float32, eps float64) error {
 	c := len(mean)
-	if c == 0 || len(variance) != c || len(bias) != c || len(weight)%c != 0 ||
+	if c == 0 || len(variance) != c || len(bias) != c || len(scale) != c ||
 		(gamma != nil && len(gamma) != c) || (beta != nil && len(beta) != c) {
-		return fmt.Errorf("%w: batch norm fold of %d weights, %d biases, %d channels", ErrShape, len(weight), len(bias), c)
+		return fmt.Errorf("%w: batch norm fold of %d scales, %d biases, %d channels", ErrShape, len(scale), len(bias), c)
 	}
-	per := len(weight) / c
 	for o := range c {
 		g, b := 1.0, 0.0
 		if gamma != nil {
@@ -26,9 +26,7 @@ func FoldBatchNorm(weight, bias, mean, variance, gamma, beta []float32, eps floa
 			b = float64(beta[o])
 		}
 		s := g / math.Sqrt(float64(variance[o])+eps)
-		for i := o * per; i < (o+1)*per; i++ {
-			weight[i] = float32(float64(weight[i]) * s)
-		}
+		scale[o] *= s
 		bias[o] = float32((float64(bias[o])-float64(mean[o]))*s + b)
 	}
 	return nil

@@ -91,7 +91,7 @@ func (e *Engine) gemmParallel(m, n, k int, a panelSource, aPacked []float32, b p
 	nI := ceilDiv(m, mcBlock)
 	maxPer := ncPanels
 	if bPacked == nil && nI > 1 {
-		e.bpack = grow(e.bpack, packedSize(n, nr, k))
+		e.bpack = grow(e.bpack, max(packedSize(n, nr, k), e.reserved.bpack))[:packedSize(n, nr, k)]
 		j.bPacked = e.bpack
 		e.bJob = packJob{src: b, dst: e.bpack, extent: n, k: k}
 		e.pool.run(np*ceilDiv(k, kcBlock), &e.bJob)

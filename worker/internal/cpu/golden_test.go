@@ -95,7 +95,7 @@ func TestGoldenAgainstPyTorch(t *testing.T) {
 			case "conv2d":
 				tol = gemmTol(in[1].Numel() / in[1].Shape[0])
 				var w *ConvWeights
-				if w, err = PackConv2d(in[1], p.Groups); err == nil {
+				if w, err = PackConv2d(in[1], p.Groups, nil); err == nil {
 					cp := Conv2dParams{StrideH: p.Stride, StrideW: p.Stride, PadH: p.Pad, PadW: p.Pad, DilationH: p.Dil, DilationW: p.Dil}
 					err = e.Conv2d(got, in[0], w, cp, &Epilogue{Bias: in[2].Data})
 				}

@@ -25,6 +25,9 @@ type denseA struct {
 	ld, m int
 	trans bool
 	alpha float32
+	// rowScale, when set (only without trans), multiplies row i by rowScale[i] in float64
+	// instead of alpha.
+	rowScale []float64
 }
 
 func (s *denseA) pack(dst []float32, k0, kc, i0 int) {
@@ -45,11 +48,17 @@ func (s *denseA) pack(dst []float32, k0, kc, i0 int) {
 			continue
 		}
 		row := s.data[i*s.ld+k0 : i*s.ld+k0+kc]
-		if s.alpha == 1 {
+		switch {
+		case s.rowScale != nil:
+			sc := s.rowScale[i]
+			for p, v := range row {
+				dst[p*mr+r] = float32(float64(v) * sc)
+			}
+		case s.alpha == 1:
 			for p, v := range row {
 				dst[p*mr+r] = v
 			}
-		} else {
+		default:
 			for p, v := range row {
 				dst[p*mr+r] = s.alpha * v
 			}

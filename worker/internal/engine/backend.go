@@ -10,7 +10,8 @@ import (
 // CUDA backend implements the same interface in its own module.
 type Backend interface {
 	// Prepare turns a graph (already BN-folded and fused) into a runnable Program; it runs
-	// graph.FoldConstants with its own kernels and graph.PlanMemory.
+	// graph.FoldConstants with its own kernels and graph.PlanMemory, and applies each
+	// convolution's graph.Conv2d.Scale to its weight.
 	Prepare(g *graph.Graph) (Program, error)
 	// Close releases the backend's threads and memory.
 	Close()

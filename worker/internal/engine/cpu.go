@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/torchgate/torchgate/worker/internal/cpu"
 	"github.com/torchgate/torchgate/worker/internal/graph"
@@ -12,16 +13,35 @@ import (
 )
 
 // CPU is the CPU backend: kernels from package cpu on a fixed thread pool. Weights are
-// packed per prepared graph (a model prepared for two batch sizes holds two packings).
+// packed once per backend: graphs prepared for several input shapes share the packings of
+// weights that come from the same archive tensors (see graph.Value.Source), and once a
+// weight is packed its memory-mapped archive pages are evicted (torchscript.Storage.Evict),
+// so a loaded model holds about one copy of its weights.
 type CPU struct {
 	eng *cpu.Engine
+
+	mu      sync.Mutex
+	convs   map[convKey]*cpu.ConvWeights               // guarded by mu
+	linears map[*torchscript.Tensor]*cpu.LinearWeights // guarded by mu
+}
+
+// convKey identifies a packed convolution weight: the archive tensor, the groups and the
+// folded per-channel scales (their bytes; "" when unscaled).
+type convKey struct {
+	src    *torchscript.Tensor
+	groups int
+	scale  string
 }
 
 var _ Backend = (*CPU)(nil)
 
 // NewCPU returns a CPU backend using opts.Threads threads.
 func NewCPU(opts Options) *CPU {
-	return &CPU{eng: cpu.New(cpu.Options{Threads: opts.Threads})}
+	return &CPU{
+		eng:     cpu.New(cpu.Options{Threads: opts.Threads}),
+		convs:   map[convKey]*cpu.ConvWeights{},
+		linears: map[*torchscript.Tensor]*cpu.LinearWeights{},
+	}
 }
 
 // Close stops the kernel threads.

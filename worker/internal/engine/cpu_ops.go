@@ -37,15 +37,18 @@ func (p *cpuProgram) compile(n *graph.Node) (func() error, error) {
 	switch n.Op {
 	case graph.OpConv2d:
 		a := n.Attr.(graph.Conv2d)
-		w, err := cpu.PackConv2d(in(1), a.Groups)
+		w, err := p.be.convWeights(n.In[1], in(1), a)
 		if err != nil {
 			return nil, err
 		}
 		x, epi := in(0), p.epilogue(n, a.Act, cpu.BiasPerRow)
 		prm := cpu.Conv2dParams{StrideH: a.StrideH, StrideW: a.StrideW, PadH: a.PadH, PadW: a.PadW, DilationH: a.DilationH, DilationW: a.DilationW}
+		if err := e.ReserveConv2d(x.Shape, w, prm); err != nil {
+			return nil, err
+		}
 		return func() error { return e.Conv2d(dst, x, w, prm, epi()) }, nil
 	case graph.OpLinear:
-		w, err := cpu.PackLinear(in(1))
+		w, err := p.be.linearWeights(n.In[1], in(1))
 		if err != nil {
 			return nil, err
 		}

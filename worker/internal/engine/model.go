@@ -241,6 +241,9 @@ func (m *Model) program(inputs []Tensor) (*program, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.arc.Evict(); err != nil { // the weights are packed: drop the pages read
+		return nil, err
+	}
 	p.g, p.prog = g, prog
 	if len(m.progs) == maxPrograms {
 		m.progs = m.progs[1:]

@@ -184,7 +184,8 @@ func (b *builder) callFunc(fn *torchscript.FuncDef, self any, args []any, kw map
 }
 
 // constValue converts an archive tensor (parameter, buffer or constant) to a constant value,
-// once per tensor. Floating-point data becomes float32; contiguous float32 data is not copied.
+// once per tensor, with Source set. Floating-point data becomes float32; contiguous float32
+// data is not copied.
 func (b *builder) constValue(t *torchscript.Tensor) (*Value, error) {
 	if v, ok := b.consts[t]; ok {
 		return v, nil
@@ -218,6 +219,7 @@ func (b *builder) constValue(t *torchscript.Tensor) (*Value, error) {
 		c = &tensor.Int64{Shape: t.Shape, Data: ints}
 	}
 	v := b.g.newConst(c)
+	v.Source = t
 	b.consts[t] = v
 	return v, nil
 }

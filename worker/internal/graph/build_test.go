@@ -107,8 +107,20 @@ func TestPassesFoldAndFuse(t *testing.T) {
 			if folded != tc.folded || fused != tc.fused {
 				t.Errorf("folded %d fused %d, want %d and %d", folded, fused, tc.folded, tc.fused)
 			}
-			res, act := 0, 0
+			res, act, scaled := 0, 0, 0
 			for _, n := range g.Nodes {
+				if n.Op == OpConv2d {
+					w, a := n.In[1], n.Attr.(Conv2d)
+					if w.Source == nil {
+						t.Errorf("conv weight %v is not the archive's tensor", w.Shape)
+					}
+					if a.Scale != nil {
+						scaled++
+						if len(a.Scale) != w.Shape[0] {
+							t.Errorf("%d scales for weight %v", len(a.Scale), w.Shape)
+						}
+					}
+				}
 				if slices.Contains(tc.wantNoneOf, n.Op) {
 					t.Errorf("%s left after the passes", n.Op)
 				}
@@ -120,6 +132,9 @@ func TestPassesFoldAndFuse(t *testing.T) {
 						act++
 					}
 				}
+			}
+			if scaled != tc.folded {
+				t.Errorf("%d convolutions carry BatchNorm scales, want %d", scaled, tc.folded)
 			}
 			if res != tc.residualLayers || act != tc.activatedLayers {
 				t.Errorf("%d layers with a residual and %d with an activation, want %d and %d", res, act, tc.residualLayers, tc.activatedLayers)

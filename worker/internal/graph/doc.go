@@ -25,7 +25,9 @@
 //
 // # Passes
 //
-// [FoldBatchNorm] folds an inference-mode batch_norm into the preceding convolution,
+// [FoldBatchNorm] folds an inference-mode batch_norm into the preceding convolution (its
+// bias and a per-channel weight scale, [Conv2d].Scale, which backends apply as they pack the
+// weight: the weight constant stays the archive's, see [Value].Source),
 // [Fuse] moves bias, residual add and activation into the producing convolution or linear
 // layer (the kernels' epilogue), [FoldConstants] evaluates nodes whose inputs are all
 // constant once through a backend-supplied evaluator, and [PlanMemory] assigns every

@@ -8,8 +8,9 @@ import (
 )
 
 // FoldBatchNorm folds every inference batch_norm whose input is a convolution used only by
-// it into that convolution's weight and bias (new constant tensors; the archive's are left
-// untouched). It returns how many it folded.
+// it into that convolution: the per-channel factor goes into Conv2d.Scale (the weight
+// constant is left as it is, so it stays the archive's data and no copy of it is made) and
+// the bias becomes a new constant. It returns how many it folded.
 func FoldBatchNorm(g *Graph) (int, error) {
 	uses := g.uses()
 	folded := 0
@@ -21,17 +22,25 @@ func FoldBatchNorm(g *Graph) (int, error) {
 			out = append(out, n)
 			continue
 		}
-		w := conv.In[1].Float32()
-		weight := slices.Clone(w.Data)
-		bias := make([]float32, w.Shape[0])
+		a := conv.Attr.(Conv2d)
+		c := conv.In[1].Shape[0]
+		if a.Scale == nil {
+			a.Scale = make([]float64, c)
+			for i := range a.Scale {
+				a.Scale[i] = 1
+			}
+		} else {
+			a.Scale = slices.Clone(a.Scale)
+		}
+		bias := make([]float32, c)
 		if b := conv.In[2]; b != nil {
 			copy(bias, b.Float32().Data)
 		}
-		if err := cpu.FoldBatchNorm(weight, bias, data(n.In[1]), data(n.In[2]), data(n.In[3]), data(n.In[4]), float64(n.Attr.(Eps))); err != nil {
+		if err := cpu.FoldBatchNorm(a.Scale, bias, data(n.In[1]), data(n.In[2]), data(n.In[3]), data(n.In[4]), float64(n.Attr.(Eps))); err != nil {
 			return folded, err
 		}
-		conv.In[1] = g.newConst(&tensor.Tensor{Shape: w.Shape, Data: weight})
-		conv.In[2] = g.newConst(&tensor.Tensor{Shape: []int{w.Shape[0]}, Data: bias})
+		conv.Attr = a
+		conv.In[2] = g.newConst(&tensor.Tensor{Shape: []int{c}, Data: bias})
 		conv.Out[0] = n.Out[0]
 		n.Out[0].Producer = conv
 		folded++

@@ -23,6 +23,10 @@ type Value struct {
 	// Const holds the data of a constant: *tensor.Tensor, *tensor.Int64 or *tensor.Bool.
 	// It is nil for values computed at run time.
 	Const any
+	// Source is the archive tensor a constant holds unchanged (converted to float32 or
+	// int64), or nil. Graphs built from one archive give equal data for equal Sources, so
+	// backends may key work derived from constants (packed weights) by it.
+	Source *torchscript.Tensor
 	// Producer is the node computing the value; nil for inputs and constants.
 	Producer *Node
 	// Input is the index of the model input the value is, or -1.

@@ -90,6 +90,10 @@ type Epilogue struct {
 // Conv2d holds the parameters of OpConv2d.
 type Conv2d struct {
 	StrideH, StrideW, PadH, PadW, DilationH, DilationW, Groups int
+	// Scale, when set, multiplies each output channel's weights: the convolution computes
+	// with weight[o, ...]·Scale[o] (computed in float64, rounded to float32). FoldBatchNorm
+	// sets it instead of copying the weight; backends apply it when they pack the weight.
+	Scale []float64
 	Epilogue
 }
 

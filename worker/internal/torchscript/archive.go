@@ -36,7 +36,7 @@ type Archive struct {
 	// parsed code/ file.
 	Code map[string]*SourceFile
 
-	unmap func() error
+	m *mapping // the file mapping of Open; nil for Read
 }
 
 // Read loads an archive of size bytes from r. Tensor records are read into memory once.
@@ -68,23 +68,34 @@ func Open(path string) (*Archive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("torchscript: mmap %s: %w", path, err)
 	}
-	a, err := load(bytes.NewReader(data), size, mappedSource(data))
+	m := &mapping{data: data, unmap: unmap}
+	a, err := load(bytes.NewReader(data), size, mappedSource{m})
 	if err != nil {
-		return nil, errors.Join(err, unmap())
+		return nil, errors.Join(err, m.close())
 	}
-	a.unmap = unmap
+	a.m = m
 	return a, nil
+}
+
+// Evict drops every page of the file mapping made by Open from the process's resident set,
+// as Storage.Evict does for one storage: the archive's data stays readable and unchanged,
+// and pages read again are faulted back in from the file. Call it once the data has been
+// copied where it is used (weights packed). It does nothing for an archive from Read or
+// after Close, and is safe for concurrent use.
+func (a *Archive) Evict() error {
+	if a.m == nil {
+		return nil
+	}
+	return a.m.evictAll()
 }
 
 // Close releases the file mapping made by Open. Tensors of the archive must not be used
 // after Close. Closing an archive from Read does nothing.
 func (a *Archive) Close() error {
-	if a.unmap == nil {
+	if a.m == nil {
 		return nil
 	}
-	err := a.unmap()
-	a.unmap = nil
-	return err
+	return a.m.close()
 }
 
 // source returns the bytes of a stored (uncompressed) zip record.
@@ -93,9 +104,10 @@ type source interface {
 }
 
 // mappedSource slices records out of the memory-mapped file without copying.
-type mappedSource []byte
+type mappedSource struct{ m *mapping }
 
-func (m mappedSource) slice(off, n int64) ([]byte, error) {
+func (s mappedSource) slice(off, n int64) ([]byte, error) {
+	m := s.m.data
 	if off < 0 || n < 0 || off > int64(len(m)) || n > int64(len(m))-off {
 		return nil, fmt.Errorf("%w: record outside the file", ErrFormat)
 	}
@@ -261,7 +273,8 @@ func (l *layout) loadPickles(a *Archive) error {
 	if err != nil {
 		return err
 	}
-	u := &unpickler{records: l.record, dir: "data", storages: map[string]*Storage{}}
+	ms, _ := l.src.(mappedSource)
+	u := &unpickler{records: l.record, dir: "data", storages: map[string]*Storage{}, mapping: ms.m}
 	v, err := u.load(p)
 	if err != nil {
 		return fmt.Errorf("data.pkl: %w", err)
@@ -276,7 +289,7 @@ func (l *layout) loadPickles(a *Archive) error {
 	if p, err = l.metaRecord("constants.pkl"); err != nil {
 		return err
 	}
-	u = &unpickler{records: l.record, dir: "constants", storages: map[string]*Storage{}}
+	u = &unpickler{records: l.record, dir: "constants", storages: map[string]*Storage{}, mapping: ms.m}
 	if v, err = u.load(p); err != nil {
 		return fmt.Errorf("constants.pkl: %w", err)
 	}

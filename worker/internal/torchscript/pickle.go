@@ -23,6 +23,8 @@ type unpickler struct {
 	records  recordSource
 	dir      string
 	storages map[string]*Storage
+	// mapping is the file mapping records may alias (nil for Read).
+	mapping *mapping
 	// broadcast sums the elements tensors have beyond their storages; see maxBroadcastElems.
 	broadcast int
 }
@@ -169,6 +171,9 @@ func (u *unpickler) persistentLoad(pid any) (any, error) {
 			ErrFormat, name, numel, dtype, len(data))
 	}
 	s := &Storage{DType: dtype, Data: data[:numel*dtype.Size()], Key: name, Device: location}
+	if u.mapping.contains(s.Data) {
+		s.mapping = u.mapping
+	}
 	u.storages[key] = s
 	return s, nil
 }

@@ -25,6 +25,20 @@ type Storage struct {
 	Key string
 	// Device is the location torch saved the storage from ("cpu", "cuda:0").
 	Device string
+
+	mapping *mapping // the file mapping Data aliases, or nil
+}
+
+// Evict tells the system that Data will not be read again soon. When Data aliases the
+// archive's file mapping (Open on Linux), the memory pages lying wholly inside it leave the
+// process's resident set; reading Data later faults them back in from the file, unchanged.
+// Use it once a copy of the data (a packed weight) has been made. It does nothing for data
+// read into memory, after Close, and on other systems. It is safe for concurrent use.
+func (s *Storage) Evict() error {
+	if s.mapping == nil {
+		return nil
+	}
+	return s.mapping.evict(s.Data)
 }
 
 // Numel returns the number of elements in the storage.
