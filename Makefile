@@ -2,12 +2,12 @@
 # `make test` is the command CI runs (.ci/run); `make help` lists the targets.
 
 GO       ?= go
-MODULES  := extauthz worker validation
+MODULES  := extauthz worker worker/cuda validation
 PKGS     := $(MODULES:%=./%/...)
 BIN      := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help build demo fixtures cuda-check gpu-check test test-short bench loadtest lint fmt vet staticcheck clean
+.PHONY: help build demo fixtures cuda-check gpu-check bench-engine test test-short bench loadtest lint fmt vet staticcheck clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ $(GEN)/manifest.json: worker/testdata/gen.py
 
 test-short: ## unit tests only, fast
 	$(GO) test -short $(PKGS)
+
+bench-engine: fixtures ## engine vs PyTorch (same archive, batch, threads; medians) and ResNet-50 peak RSS
+	worker/bench/run.sh
 
 bench: ## micro-benchmarks (see BENCHMARKS.md for the load generators)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
