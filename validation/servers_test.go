@@ -369,6 +369,15 @@ func scrapeWorker(t *testing.T) (families map[string]string, ok bool) {
 		t.Fatal(err)
 	}
 	inferZeros(t, base, "mlp")
+	// One refused request, so the failure counter has a series to scrape.
+	resp, err := http.Post(base+"/v2/models/mlp/infer", "application/json", strings.NewReader(`{"inputs":[{"name":"no_such_input","datatype":"FP32","shape":[1],"data":[0]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad infer: %d, want 400", resp.StatusCode)
+	}
 	return scrapeURL(t, base+"/metrics"), true
 }
 

@@ -42,7 +42,7 @@ func TestCLI(t *testing.T) {
 		{"inspect lists unsupported ops and exits 1", []string{"inspect", unsupported}, 1,
 			[]string{"aten::relu6 at code/__torch__.py:"}},
 		{"run without --output", []string{"run", fixtures + "torch113/mlp.pt", "--input", "x.npy"}, 1, nil},
-		{"unknown command", []string{"serve"}, 2, []string{"usage"}},
+		{"unknown command", []string{"bogus"}, 2, []string{"usage"}},
 		{"run with a missing input file", []string{"run", fixtures + "torch113/mlp.pt", "--input", filepath.Join(dir, "nope.npy"), "--output", filepath.Join(dir, "o.npy")}, 1, nil},
 	}
 	for _, tc := range tests {

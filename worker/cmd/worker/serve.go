@@ -22,10 +22,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	grpchealth "google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/torchgate/torchgate/worker/internal/engine"
 	"github.com/torchgate/torchgate/worker/internal/repository"
 	"github.com/torchgate/torchgate/worker/internal/serve"
+	"github.com/torchgate/torchgate/worker/internal/telemetry"
 )
 
 // errNoCUDA answers --device cuda in this (CPU) build.
@@ -128,6 +131,9 @@ func runServe(ctx context.Context, args []string, logger *slog.Logger, ready fun
 	defer closeModels(models)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gpus := telemetry.New(telemetry.Options{Logger: logger})
+	defer gpus.Close()
+	reg.MustRegister(gpus)
 	tlsCfg, err := serverTLS(f)
 	if err != nil {
 		return err
@@ -153,6 +159,9 @@ func runServe(ctx context.Context, args []string, logger *slog.Logger, ready fun
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	gs := grpc.NewServer(gopts...)
 	srv.RegisterGRPC(gs)
+	// grpc.health.v1 for Envoy's and Kubernetes' health checks of the gRPC listener.
+	health := grpchealth.NewServer()
+	healthpb.RegisterHealthServer(gs, health)
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(hl) }()
 	go func() { errc <- gs.Serve(gl) }()
@@ -166,6 +175,7 @@ func runServe(ctx context.Context, args []string, logger *slog.Logger, ready fun
 	case serveErr = <-errc: // a listener failed
 	}
 	logger.Info("shutting down")
+	health.Shutdown() // NOT_SERVING before anything stops
 	return errors.Join(serveErr, shutdown(srv, hs, gs, f.shutdownTimeout))
 }
 
