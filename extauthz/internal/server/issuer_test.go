@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/torchgate/torchgate/extauthz/internal/clients"
@@ -162,4 +170,56 @@ func TestRevocationReachesOtherReplicaWithinOneSecond(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("revocation visible on replica B after %s", time.Since(start))
+}
+
+// TestPrivateKeyJWTTokenPassesCheck: a client authenticating with a signed assertion (RFC 7523)
+// gets a token through a real OAuth2 client, and that token passes a real gRPC Check.
+func TestPrivateKeyJWTTokenPassesCheck(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := jwk.Import(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pub.Set(jwk.KeyIDKey, "signer-1")
+	_ = pub.Set(jwk.AlgorithmKey, jwa.ES256())
+	set := jwk.NewSet()
+	_ = set.AddKey(pub)
+	setJSON, _ := json.Marshal(set)
+	registry := filepath.Join(dir, "clients.yaml")
+	if err := clients.Save(registry, &clients.File{Clients: []*clients.Client{
+		{ID: "signer", AuthMethod: clients.AuthPrivateKeyJWT, JWKS: string(setJSON), Scopes: []string{"infer:mlp"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	h := startIssuerHarness(t, fmt.Sprintf("issuer:\n  enabled: true\n  keys_dir: %s\n  clients_file: %s\n", filepath.Join(dir, "keys"), registry))
+	tokenURL := "http://" + h.srv.HTTPAddr() + "/oauth2/token"
+	now := time.Now()
+	claims, _ := json.Marshal(map[string]any{"iss": "signer", "sub": "signer", "aud": tokenURL,
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "assertion-1"})
+	hdr := jws.NewHeaders()
+	_ = hdr.Set(jws.KeyIDKey, "signer-1")
+	assertion, err := jws.Sign(claims, jws.WithKey(jwa.ES256(), key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := clientcredentials.Config{ClientID: "signer", TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams,
+		EndpointParams: url.Values{
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+			"client_assertion":      {string(assertion)},
+		}}
+	tok, err := cc.Token(context.Background())
+	if err != nil {
+		t.Fatalf("token endpoint: %v", err)
+	}
+	if resp := h.check(bearer(tok.AccessToken), nil); resp.GetOkResponse() == nil {
+		t.Fatalf("private_key_jwt token denied: %s", resp.GetDeniedResponse().GetBody())
+	}
+	// The same assertion again is a replay.
+	if _, err := cc.Token(context.Background()); err == nil {
+		t.Error("a replayed client assertion was accepted")
+	}
 }
