@@ -1,32 +1,31 @@
 // Command worker is the GPU build of torchgate's worker (build with -tags cuda; without
-// the tag it runs everything on the CPU).
+// the tag it runs everything on the CPU). It has the CPU worker's commands, with models
+// on the GPU when --device chooses it, plus devices:
 //
-//	worker run MODEL.pt --input x.npy [--input y.npy ...] --output out.npy [--device auto|cpu|cuda] [--gpu N] [--exact-fp32]
+//	worker inspect MODEL.pt
+//	worker run MODEL.pt --input x.npy [--input y.npy ...] --output out.npy [--device auto|cpu|cuda] [--threads N] [--gpu N] [--exact-fp32]
+//	worker serve --model-repository DIR [--http ADDR] [--grpc ADDR] [--device auto|cpu|cuda] [--gpu N] [--exact-fp32] ...
 //	worker devices
 //
-// run reads NumPy .npy inputs and writes the outputs (a tuple output writes out_0.npy,
-// out_1.npy, ...). devices prints whether a GPU is usable. The full command set (inspect,
-// serve) arrives when the CPU worker's command code moves to a shared package (see
-// ../../README.md).
+// --device auto (the default) uses the GPU when one is usable; every model instance that
+// serve loads gets its own GPU backend (stream, cuBLAS handle, memory pool). devices
+// prints whether a GPU is usable. The commands are package worker/internal/cli's.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 
 	"github.com/torchgate/torchgate/worker/cuda"
+	"github.com/torchgate/torchgate/worker/internal/cli"
 	"github.com/torchgate/torchgate/worker/internal/engine"
 )
 
-const usage = `usage:
-  worker run MODEL.pt --input x.npy [--input y.npy ...] --output out.npy [--device auto|cpu|cuda] [--gpu N] [--exact-fp32]
+const usage = `  run and serve also take [--gpu N] [--exact-fp32]
   worker devices
 `
 
@@ -39,91 +38,28 @@ func main() {
 
 // run executes one command and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) < 1 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	var err error
-	switch args[0] {
-	case "run":
-		err = runModel(ctx, args[1:], stdout)
-	case "devices":
+	if len(args) > 0 && args[0] == "devices" {
 		fmt.Fprintf(stdout, "cuda available: %v\n", cuda.Available())
-	default:
-		fmt.Fprint(stderr, usage)
-		return 2
+		return 0
 	}
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return 2
-	case err != nil:
-		fmt.Fprintln(stderr, "worker:", err)
-		return 1
-	}
-	return 0
+	return cli.Main(ctx, args, stdout, stderr, options())
 }
 
-// multi is a repeatable string flag.
-type multi []string
-
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
-
-func runModel(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("run takes MODEL.pt first")
-	}
-	model := args[0]
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var inputs multi
-	fs.Var(&inputs, "input", "input .npy file (repeat for several inputs)")
-	output := fs.String("output", "", "output .npy file")
-	device := fs.String("device", cuda.DeviceAuto, "auto, cpu or cuda")
+// options wires the CUDA backend into the worker's commands.
+func options() cli.Options {
 	var opts cuda.Options
-	fs.IntVar(&opts.Device, "gpu", 0, "CUDA device ordinal")
-	fs.BoolVar(&opts.ExactFP32, "exact-fp32", false, "full FP32 GEMMs instead of TF32")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if *output == "" || fs.NArg() > 0 {
-		return fmt.Errorf("run needs --output and no extra arguments")
-	}
-	gpu, err := cuda.UseCUDA(*device, cuda.Available())
-	if err != nil {
-		return err
-	}
-	var ins []engine.Tensor
-	for _, p := range inputs {
-		t, err := engine.ReadNPY(p)
-		if err != nil {
-			return err
-		}
-		ins = append(ins, t)
-	}
-	var m *engine.Model
-	if gpu {
-		m, err = cuda.Load(model, opts)
-	} else {
-		m, err = engine.Load(model, engine.Options{})
-	}
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	fmt.Fprintf(stdout, "device: %s\n", map[bool]string{true: cuda.DeviceCUDA, false: cuda.DeviceCPU}[gpu])
-	outs, err := m.Run(ctx, ins)
-	if err != nil {
-		return err
-	}
-	if len(outs) == 1 {
-		return engine.WriteNPY(*output, outs[0])
-	}
-	ext := filepath.Ext(*output)
-	base := strings.TrimSuffix(*output, ext)
-	for i, o := range outs {
-		if err := engine.WriteNPY(fmt.Sprintf("%s_%d%s", base, i, ext), o); err != nil {
-			return err
-		}
-	}
-	return nil
+	return cli.Options{Usage: usage, CUDA: &cli.CUDA{
+		Use: func(device string) (bool, error) { return cuda.UseCUDA(device, cuda.Available()) },
+		New: func() (engine.Backend, error) {
+			b, err := cuda.New(opts)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return b, nil
+		},
+		Flags: func(fs *flag.FlagSet) {
+			fs.IntVar(&opts.Device, "gpu", 0, "CUDA device ordinal")
+			fs.BoolVar(&opts.ExactFP32, "exact-fp32", false, "full FP32 GEMMs instead of TF32")
+		},
+	}}
 }

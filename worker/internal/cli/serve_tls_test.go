@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -74,7 +74,7 @@ func TestServeTLS(t *testing.T) {
 		done <- runServe(ctx, []string{"--model-repository", repo, "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
 			"--tls-cert", filepath.Join(dir, "worker.pem"), "--tls-key", filepath.Join(dir, "worker-key.pem"),
 			"--client-ca", filepath.Join(dir, "ca.pem"), "--trusted-client-names", "envoy"},
-			slog.New(slog.DiscardHandler), func(h, g net.Addr) { addrs <- [2]net.Addr{h, g} })
+			nil, slog.New(slog.DiscardHandler), func(h, g net.Addr) { addrs <- [2]net.Addr{h, g} })
 	}()
 	var a [2]net.Addr
 	select {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -67,7 +67,7 @@ func TestServeFlagErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := runServe(t.Context(), tc.args, slog.New(slog.DiscardHandler), nil)
+			err := runServe(t.Context(), tc.args, nil, slog.New(slog.DiscardHandler), nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("runServe: %v, want an error containing %q", err, tc.want)
 			}
@@ -85,7 +85,7 @@ func TestServeSIGTERMAnswersInFlight(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, []string{"--model-repository", repo, "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"},
-			slog.New(slog.DiscardHandler), func(h, g net.Addr) { addrs <- [2]net.Addr{h, g} })
+			nil, slog.New(slog.DiscardHandler), func(h, g net.Addr) { addrs <- [2]net.Addr{h, g} })
 	}()
 	var a [2]net.Addr
 	select {

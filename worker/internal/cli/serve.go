@@ -1,12 +1,12 @@
-package main
+package cli
 
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,46 +25,42 @@ import (
 	grpchealth "google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/torchgate/torchgate/worker/internal/engine"
-	"github.com/torchgate/torchgate/worker/internal/repository"
 	"github.com/torchgate/torchgate/worker/internal/serve"
 	"github.com/torchgate/torchgate/worker/internal/telemetry"
 )
 
-// errNoCUDA answers --device cuda in this (CPU) build.
-var errNoCUDA = errors.New("this build has no CUDA backend; use the GPU build (worker/cuda/cmd/worker)")
-
 // serveFlags are the parsed flags of worker serve.
 type serveFlags struct {
-	repo, httpAddr, grpcAddr, device string
-	threads                          int
-	trusted                          []netip.Prefix
-	trustedNames                     []string
-	rejectUntrusted                  bool
-	maxBody                          int64
-	maxClients                       int
-	agingStep, shutdownTimeout       time.Duration
-	tlsCert, tlsKey, clientCA        string
+	repo, httpAddr, grpcAddr   string
+	dev                        device
+	trusted                    []netip.Prefix
+	trustedNames               []string
+	rejectUntrusted            bool
+	maxBody                    int64
+	maxClients                 int
+	agingStep, shutdownTimeout time.Duration
+	tlsCert, tlsKey, clientCA  string
 }
 
 // serveCmd runs `worker serve` until SIGTERM or SIGINT, then shuts down gracefully: not
 // ready, stop accepting, finish queued work, exit.
-func serveCmd(args []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+func serveCmd(ctx context.Context, args []string, stderr io.Writer, c *CUDA) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	return runServe(ctx, args, logger, nil)
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	return runServe(ctx, args, c, logger, nil)
 }
 
 // parseServeFlags parses the serve flags.
-func parseServeFlags(args []string) (serveFlags, error) {
+func parseServeFlags(args []string, c *CUDA) (serveFlags, error) {
 	var f serveFlags
+	var devFlag string
+	var threads int
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&f.repo, "model-repository", "", "model repository: DIR/<model>/<version>/model.pt, optional DIR/<model>/config.yaml")
 	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8000", "REST listen address (API and /metrics)")
 	fs.StringVar(&f.grpcAddr, "grpc", "127.0.0.1:8001", "gRPC listen address")
-	fs.StringVar(&f.device, "device", "auto", "auto, cpu or cuda")
-	fs.IntVar(&f.threads, "threads", 0, "kernel threads per model instance (0: all CPUs)")
+	addDeviceFlags(fs, c, &devFlag, &threads, "kernel threads per model instance (0: all CPUs)")
 	trusted := fs.String("trusted-peers", "127.0.0.1/32,::1/128", "CIDRs whose x-torchgate-* headers are trusted (Envoy)")
 	untrusted := fs.String("untrusted-identity", "ignore", "x-torchgate-* headers from other peers: ignore (anonymous) or reject (403)")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", serve.DefaultMaxBodyBytes, "largest request body (413 beyond)")
@@ -83,10 +79,12 @@ func parseServeFlags(args []string) (serveFlags, error) {
 		return f, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	case f.repo == "":
 		return f, errors.New("serve: --model-repository is required")
-	case f.device == "cuda":
-		return f, errNoCUDA
-	case f.device != "auto" && f.device != "cpu":
-		return f, fmt.Errorf("serve: --device %q is not auto, cpu or cuda", f.device)
+	}
+	var err error
+	if f.dev, err = resolveDevice("serve", devFlag, threads, c); err != nil {
+		return f, err
+	}
+	switch {
 	case *untrusted != "ignore" && *untrusted != "reject":
 		return f, fmt.Errorf("serve: --untrusted-identity %q is not ignore or reject", *untrusted)
 	case (f.tlsCert == "") != (f.tlsKey == ""):
@@ -119,12 +117,12 @@ func parseServeFlags(args []string) (serveFlags, error) {
 }
 
 // runServe serves until ctx ends. ready, when set, gets the bound addresses once serving.
-func runServe(ctx context.Context, args []string, logger *slog.Logger, ready func(httpAddr, grpcAddr net.Addr)) error {
-	f, err := parseServeFlags(args)
+func runServe(ctx context.Context, args []string, c *CUDA, logger *slog.Logger, ready func(httpAddr, grpcAddr net.Addr)) error {
+	f, err := parseServeFlags(args, c)
 	if err != nil {
 		return err
 	}
-	versions, models, err := loadRepository(f.repo, f.threads)
+	versions, models, err := loadRepository(f.repo, f.dev)
 	if err != nil {
 		return err
 	}
@@ -165,7 +163,7 @@ func runServe(ctx context.Context, args []string, logger *slog.Logger, ready fun
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(hl) }()
 	go func() { errc <- gs.Serve(gl) }()
-	logger.Info("serving", "http", hl.Addr().String(), "grpc", gl.Addr().String(), "models", len(versions))
+	logger.Info("serving", "http", hl.Addr().String(), "grpc", gl.Addr().String(), "models", len(versions), "device", f.dev.String())
 	if ready != nil {
 		ready(hl.Addr(), gl.Addr())
 	}
@@ -202,64 +200,4 @@ func shutdown(srv *serve.Server, hs *http.Server, gs *grpc.Server, timeout time.
 	})
 	wg.Wait()
 	return errors.Join(httpErr, closeErr)
-}
-
-// serverTLS returns the listeners' TLS config, nil without --tls-cert. With --client-ca,
-// a client certificate is verified when one is presented; only then can it be trusted by
-// name, and clients without one (health probes) still connect.
-func serverTLS(f serveFlags) (*tls.Config, error) {
-	if f.tlsCert == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
-	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if f.clientCA != "" {
-		pem, err := os.ReadFile(f.clientCA)
-		if err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("serve: --client-ca %s holds no PEM certificate", f.clientCA)
-		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
-	}
-	return cfg, nil
-}
-
-// loadRepository loads every version of every model, config.yaml's instances copies each.
-func loadRepository(dir string, threads int) ([]serve.ModelVersion, []*engine.Model, error) {
-	repo, err := repository.Scan(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	var versions []serve.ModelVersion
-	var loaded []*engine.Model
-	for _, m := range repo {
-		cfg := m.Config.WithDefaults()
-		for _, v := range m.Versions {
-			mv := serve.ModelVersion{Name: m.Name, Version: v.Number, Config: m.Config}
-			for range cfg.Instances {
-				em, err := engine.Load(v.Path, engine.Options{Threads: threads})
-				if err != nil {
-					closeModels(loaded)
-					return nil, nil, fmt.Errorf("serve: model %s version %d: %w", m.Name, v.Number, err)
-				}
-				loaded = append(loaded, em)
-				mv.Instances = append(mv.Instances, em)
-			}
-			versions = append(versions, mv)
-		}
-	}
-	return versions, loaded, nil
-}
-
-// closeModels releases loaded models.
-func closeModels(models []*engine.Model) {
-	for _, m := range models {
-		m.Close()
-	}
 }
