@@ -10,7 +10,6 @@ package audit
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"log/slog"
 	"sync"
@@ -27,8 +26,8 @@ type entry struct {
 
 // Logger is an asynchronous JSON-lines audit logger.
 type Logger struct {
-	out      *slog.Logger
 	buf      *bufio.Writer // only run touches it
+	line     []byte        // reused encoding buffer; only run touches it
 	ch       chan entry
 	dropped  prometheus.Counter
 	done     chan struct{} // closed by Close
@@ -44,7 +43,6 @@ func New(w io.Writer, buffer int, reg prometheus.Registerer) *Logger {
 	}
 	buf := bufio.NewWriterSize(w, 64<<10)
 	l := &Logger{
-		out: slog.New(slog.NewJSONHandler(buf, nil)),
 		buf: buf,
 		ch:  make(chan entry, buffer),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
@@ -114,7 +112,6 @@ func (l *Logger) run() {
 }
 
 func (l *Logger) write(e entry) {
-	r := slog.NewRecord(e.time, slog.LevelInfo, e.msg, 0)
-	r.AddAttrs(e.attrs...)
-	_ = l.out.Handler().Handle(context.Background(), r)
+	l.line = appendLine(l.line[:0], e)
+	_, _ = l.buf.Write(l.line)
 }
