@@ -20,15 +20,7 @@ func nnOps() map[string]*opDef {
 		"conv2d": op("input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1",
 			func(b *builder, c *opCall) (any, error) { return b.conv(c, 6) }),
 		"linear": op("input, weight, bias=None", func(b *builder, c *opCall) (any, error) {
-			x, err := b.floatTensor(c, 0)
-			if err != nil {
-				return nil, err
-			}
-			w, err := c.tensor(1)
-			if err != nil {
-				return nil, err
-			}
-			bias, err := c.optTensor(2)
+			x, w, bias, err := b.inputWeightBias(c)
 			if err != nil {
 				return nil, err
 			}
@@ -54,17 +46,24 @@ func nnOps() map[string]*opDef {
 	}
 }
 
+// inputWeightBias reads the leading (input, weight, bias=None) arguments that linear and the
+// convolutions share.
+func (b *builder) inputWeightBias(c *opCall) (x, w, bias *Value, err error) {
+	if x, err = b.floatTensor(c, 0); err != nil {
+		return nil, nil, nil, err
+	}
+	if w, err = c.tensor(1); err != nil {
+		return nil, nil, nil, err
+	}
+	if bias, err = c.optTensor(2); err != nil {
+		return nil, nil, nil, err
+	}
+	return x, w, bias, nil
+}
+
 // conv builds a 2-D convolution; groups is the index of the groups argument.
 func (b *builder) conv(c *opCall, groupsArg int) (any, error) {
-	x, err := b.floatTensor(c, 0)
-	if err != nil {
-		return nil, err
-	}
-	w, err := c.tensor(1)
-	if err != nil {
-		return nil, err
-	}
-	bias, err := c.optTensor(2)
+	x, w, bias, err := b.inputWeightBias(c)
 	if err != nil {
 		return nil, err
 	}
