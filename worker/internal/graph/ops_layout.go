@@ -98,15 +98,8 @@ func layoutOps() map[string]*opDef {
 			return b.reshape(c.pos, x, shape)
 		}),
 		"unflatten": op("self, dim, sizes", func(b *builder, c *opCall) (any, error) {
-			x, err := c.tensor(0)
+			x, d, err := c.tensorDim(0, 1)
 			if err != nil {
-				return nil, err
-			}
-			d, err := c.int(1)
-			if err != nil {
-				return nil, err
-			}
-			if d, err = normDim(d, len(x.Shape)); err != nil {
 				return nil, err
 			}
 			sizes, err := c.ints(2, 0)
@@ -202,15 +195,8 @@ func layoutOps() map[string]*opDef {
 			return b.g.add(OpSelect, c.pos, Select{Dim: d, Index: i}, []*Value{x}, x.DType, shape).Out[0], nil
 		}),
 		"slice": op("self, dim=0, start=None, end=None, step=1", func(b *builder, c *opCall) (any, error) {
-			x, err := c.tensor(0)
+			x, d, err := c.tensorDim(0, 1)
 			if err != nil {
-				return nil, err
-			}
-			d, err := c.int(1)
-			if err != nil {
-				return nil, err
-			}
-			if d, err = normDim(d, len(x.Shape)); err != nil {
 				return nil, err
 			}
 			start, end := 0, x.Shape[d]

@@ -204,6 +204,22 @@ func intList(v any, n int, bad func() error) ([]int, error) {
 	return out, nil
 }
 
+// tensorDim reads a tensor argument and a dimension argument of it, normalised to 0..rank-1.
+func (c *opCall) tensorDim(ti, di int) (*Value, int, error) {
+	x, err := c.tensor(ti)
+	if err != nil {
+		return nil, 0, err
+	}
+	d, err := c.int(di)
+	if err != nil {
+		return nil, 0, err
+	}
+	if d, err = normDim(d, len(x.Shape)); err != nil {
+		return nil, 0, err
+	}
+	return x, d, nil
+}
+
 // normDim maps a possibly negative dim onto [0, rank).
 func normDim(d, rank int) (int, error) {
 	if d < 0 {
