@@ -7,7 +7,7 @@ PKGS     := $(MODULES:%=./%/...)
 BIN      := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help build demo fixtures cuda-check gpu-check bench-engine test test-short bench loadtest lint fmt vet staticcheck clean
+.PHONY: help build demo deps fixtures cuda-check gpu-check bench-engine test test-short bench loadtest lint fmt vet staticcheck clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,14 +19,17 @@ build: ## build the binaries into bin/
 demo: ## the whole stack on this machine (no Docker, no Envoy) and the story a client meets
 	$(GO) run ./extauthz/cmd/demo -root .
 
-test: lint fixtures ## lint, then every test (unit, integration with a real redis-server, PyTorch goldens, fuzz seeds)
+deps: ## install the Debian packages the tests need (redis-server, PyTorch, OpenBLAS), when missing
+	bash scripts/deps.sh
+
+test: deps lint fixtures ## lint, then every test (unit, integration with a real redis-server, PyTorch goldens, fuzz seeds)
 	$(GO) test -count=1 -race $(PKGS)
 
 GEN := worker/testdata/gen/torch113
 
 fixtures: $(GEN)/manifest.json ## large PyTorch fixtures (ResNet-18/50), generated with Debian's torch 1.13, not committed
 
-$(GEN)/manifest.json: worker/testdata/gen.py
+$(GEN)/manifest.json: worker/testdata/gen.py | deps
 	cd worker/testdata && /usr/bin/python3 gen.py gen/torch113 --large --resnet50
 
 test-short: ## unit tests only, fast
