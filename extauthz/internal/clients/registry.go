@@ -6,10 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// DefaultPollInterval is how often Watch checks the file when given no interval.
-const DefaultPollInterval = 2 * time.Second
+	"github.com/torchgate/torchgate/extauthz/internal/filepoll"
+)
 
 // Registry is the loaded registry file, reloaded when it changes. It is safe for concurrent
 // use; lookups read an immutable snapshot without locking.
@@ -74,27 +73,10 @@ func (r *Registry) changed() bool {
 	return !s.mod.Equal(r.stamp.mod) || s.size != r.stamp.size || !sameInode(s.ino, r.stamp.ino)
 }
 
-// Watch polls the file every interval (DefaultPollInterval when zero) and reloads it when it
-// changes, until ctx is done. Reload failures go to onError (which may be nil).
+// Watch polls the file every interval (filepoll.DefaultInterval when zero) and reloads it when
+// it changes, until ctx is done. Reload failures go to onError (which may be nil).
 func (r *Registry) Watch(ctx context.Context, interval time.Duration, onError func(error)) {
-	if interval <= 0 {
-		interval = DefaultPollInterval
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if !r.changed() {
-			continue
-		}
-		if err := r.Reload(); err != nil && onError != nil {
-			onError(err)
-		}
-	}
+	filepoll.Run(ctx, interval, func() (bool, error) { return r.changed(), nil }, r.Reload, onError)
 }
 
 // Lookup returns the client with id. The returned Client must not be modified.

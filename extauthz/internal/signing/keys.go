@@ -16,10 +16,9 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/torchgate/torchgate/extauthz/internal/jwks"
-)
 
-// DefaultPollInterval is how often Watch checks the manifest when given no interval.
-const DefaultPollInterval = 2 * time.Second
+	"github.com/torchgate/torchgate/extauthz/internal/filepoll"
+)
 
 // Options configure Open. A zero field takes its default.
 type Options struct {
@@ -104,35 +103,22 @@ func (k *Keys) Reload() error {
 	return nil
 }
 
-// Watch polls the manifest every interval (DefaultPollInterval when zero) and reloads the keys
-// when its modification time changes, until ctx is done. Reload failures go to onError (which
-// may be nil); the previous keys stay in use.
+// Watch polls the manifest every interval (filepoll.DefaultInterval when zero) and reloads the
+// keys when its modification time changes, until ctx is done. Reload failures go to onError
+// (which may be nil); the previous keys stay in use.
 func (k *Keys) Watch(ctx context.Context, interval time.Duration, onError func(error)) {
-	if interval <= 0 {
-		interval = DefaultPollInterval
+	filepoll.Run(ctx, interval, k.manifestChanged, k.Reload, onError)
+}
+
+// manifestChanged reports whether the manifest's modification time differs from the loaded one.
+func (k *Keys) manifestChanged() (bool, error) {
+	st, err := os.Stat(filepath.Join(k.dir, ManifestFile))
+	if err != nil {
+		return false, err
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		st, err := os.Stat(filepath.Join(k.dir, ManifestFile))
-		k.mu.Lock()
-		changed := err == nil && !st.ModTime().Equal(k.modTime)
-		k.mu.Unlock()
-		if !changed && err == nil {
-			continue
-		}
-		if err == nil {
-			err = k.Reload()
-		}
-		if err != nil && onError != nil {
-			onError(err)
-		}
-	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return !st.ModTime().Equal(k.modTime), nil
 }
 
 // live reports whether e is published at now.
