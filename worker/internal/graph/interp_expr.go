@@ -253,47 +253,42 @@ func (b *builder) fromPickle(v any) (any, error) {
 	case *ts.Tensor:
 		return b.constValue(x)
 	case ts.Tuple:
-		out := make(tuple, len(x))
-		for i, it := range x {
-			c, err := b.fromPickle(it)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = c
-		}
-		return out, nil
+		out, err := b.fromPickleAll(x)
+		return tuple(out), err
 	case []any:
-		out := make([]any, len(x))
-		for i, it := range x {
-			c, err := b.fromPickle(it)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = c
-		}
-		return out, nil
+		return b.fromPickleAll(x)
 	case []int64:
-		out := make([]any, len(x))
-		for i, it := range x {
-			out[i] = it
-		}
-		return out, nil
+		return anys(x), nil
 	case []float64:
-		out := make([]any, len(x))
-		for i, it := range x {
-			out[i] = it
-		}
-		return out, nil
+		return anys(x), nil
 	case []bool:
-		out := make([]any, len(x))
-		for i, it := range x {
-			out[i] = it
-		}
-		return out, nil
+		return anys(x), nil
 	case ts.Device:
 		return string(x), nil
 	}
 	return v, nil
+}
+
+// fromPickleAll converts every element of an unpickled list or tuple.
+func (b *builder) fromPickleAll(items []any) ([]any, error) {
+	out := make([]any, len(items))
+	for i, it := range items {
+		c, err := b.fromPickle(it)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// anys boxes the elements of a typed list as build-time values.
+func anys[T any](x []T) []any {
+	out := make([]any, len(x))
+	for i, it := range x {
+		out[i] = it
+	}
+	return out
 }
 
 // torchDTypes maps torch.<name> dtype attributes to ScalarType numbers.
