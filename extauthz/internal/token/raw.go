@@ -73,51 +73,82 @@ func ParseAuthorization(values [][]byte, maxBytes int) (Raw, error) {
 		return "", ErrMalformed.with("the authorization scheme is not Bearer")
 	}
 	tok := bytes.TrimLeft(v[len(scheme):], " ")
-	if !isToken68(tok) {
+	switch classify(tok) {
+	case notToken68:
 		return "", ErrMalformed.with("the bearer token has invalid characters")
-	}
-	if !isCompactJWS(tok) {
+	case notJWS:
 		return "", ErrMalformed.with("the bearer token is not a JWT")
 	}
 	return Raw(tok), nil
 }
 
-// isToken68 reports whether b matches b64token of RFC 6750 §2.1.
-func isToken68(b []byte) bool {
-	end := len(bytes.TrimRight(b, "="))
-	if end == 0 {
-		return false
-	}
-	for _, c := range b[:end] {
-		if !isB64URL(c) && c != '.' && c != '~' && c != '+' && c != '/' {
-			return false
+// Shapes of a bearer token, from classify.
+const (
+	shapeJWS   = iota // three non-empty base64url parts separated by two dots (RFC 7515 §7.1)
+	notJWS            // a b64token of RFC 6750 §2.1, but not a compact JWS
+	notToken68        // not even a b64token
+)
+
+// Byte classes of tokenClass.
+const (
+	classOther   = iota // not allowed in a b64token
+	classB64URL         // base64url alphabet (RFC 4648 §5)
+	classDot            // the JWS part separator
+	classToken68        // "~", "+", "/": b64token only
+	classPadding        // "=": b64token only, and only at the end
+)
+
+// tokenClass maps every byte to its class, so a token is checked in one pass over a table
+// instead of a chain of comparisons per byte (this runs on every Check).
+var tokenClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			t[c] = classB64URL
+		case c == '.':
+			t[c] = classDot
+		case c == '~', c == '+', c == '/':
+			t[c] = classToken68
+		case c == '=':
+			t[c] = classPadding
 		}
 	}
-	return true
-}
+	return t
+}()
 
-// isCompactJWS reports whether b has the JWS compact shape (RFC 7515 §7.1): three non-empty
-// base64url parts (RFC 7515 §2: no padding) separated by two dots.
-func isCompactJWS(b []byte) bool {
-	parts, dots := 0, 0
-	for _, c := range b {
-		switch {
-		case c == '.':
-			if parts == 0 {
-				return false
+// classify reports whether b is a compact JWS (RFC 7515 §2: base64url parts, no padding), else
+// whether it is at least a b64token (RFC 6750 §2.1: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+// "+" / "/" ) *"="). The loop is shaped for the common case, a base64url byte.
+func classify(b []byte) int {
+	if len(b) == 0 || b[0] == '=' {
+		return notToken68 // empty, or nothing but padding
+	}
+	shape := shapeJWS
+	dots, partStart := 0, 0
+	for i, c := range b {
+		switch tokenClass[c] {
+		case classB64URL:
+		case classDot:
+			if i == partStart {
+				shape = notJWS // an empty part
 			}
 			dots++
-			parts = 0
-		case isB64URL(c):
-			parts++
+			partStart = i + 1
+		case classToken68:
+			shape = notJWS
+		case classPadding:
+			for _, c := range b[i+1:] {
+				if c != '=' {
+					return notToken68 // padding only at the end
+				}
+			}
+			return notJWS
 		default:
-			return false
+			return notToken68
 		}
 	}
-	return dots == 2 && parts > 0
-}
-
-// isB64URL reports whether c is in the base64url alphabet (RFC 4648 §5).
-func isB64URL(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	if dots != 2 || partStart == len(b) {
+		return notJWS
+	}
+	return shape
 }

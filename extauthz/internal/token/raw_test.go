@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -87,8 +88,33 @@ func FuzzParseAuthorization(f *testing.F) {
 			}
 			return
 		}
-		if !isCompactJWS([]byte(got)) || !bytes.Contains(h, []byte(got)) {
+		if !compactJWSPattern.MatchString(string(got)) || !bytes.Contains(h, []byte(got)) {
 			t.Fatal("accepted token is not a compact JWS taken from the header")
+		}
+	})
+}
+
+// The grammars classify implements, as regular expressions: an independent oracle.
+var (
+	token68Pattern    = regexp.MustCompile(`^[A-Za-z0-9._~+/-]+=*$`)
+	compactJWSPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
+)
+
+// FuzzClassify checks the one-pass token classifier against the grammars' regular expressions.
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{jwt3, "", "=", "a=", "a==b", "a.b.c=", "a..c", ".b.c", "a.b.", "a+b.c.d", "a.b.c.d", "~", "\xff", "a.b.c"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := notToken68
+		switch {
+		case compactJWSPattern.Match(b):
+			want = shapeJWS
+		case token68Pattern.Match(b):
+			want = notJWS
+		}
+		if got := classify(b); got != want {
+			t.Fatalf("classify(%q) = %d, want %d", b, got, want)
 		}
 	})
 }
