@@ -9,6 +9,8 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/torchgate/torchgate/extauthz/internal/policy"
 	"github.com/torchgate/torchgate/extauthz/internal/ratelimit"
@@ -63,6 +65,16 @@ func headerMap(hs []*corev3.HeaderValueOption) map[string]string {
 	return m
 }
 
+// decodeResponse renders d as the Check handler does and decodes it.
+func decodeResponse(t *testing.T, d Decision, r request) *authv3.CheckResponse {
+	t.Helper()
+	resp := new(authv3.CheckResponse)
+	if err := proto.Unmarshal(appendResponse(nil, &d, &r, false), resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 func TestLimitsResponses(t *testing.T) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	l := testLimits(ratelimit.NewLocal(ratelimit.LocalOptions{Now: func() time.Time { return now }}))
@@ -76,7 +88,7 @@ func TestLimitsResponses(t *testing.T) {
 		if !d.Allowed {
 			t.Fatalf("request %d denied: %s", i, d.Reason)
 		}
-		ok := allowedResponse(d, r, false).GetOkResponse()
+		ok := decodeResponse(t, d, r).GetOkResponse()
 		up := headerMap(ok.GetHeaders())
 		if up[HeaderTier] != "free" || up[HeaderPriority] != "0" {
 			t.Errorf("upstream headers %v", up)
@@ -94,7 +106,7 @@ func TestLimitsResponses(t *testing.T) {
 	if d.Allowed || d.Status != http.StatusTooManyRequests || d.Reason != ratelimit.ReasonRateLimited {
 		t.Fatalf("decision %+v, want 429 rate_limited", d)
 	}
-	resp := deniedResponse(d)
+	resp := decodeResponse(t, d, r)
 	h := headerMap(resp.GetDeniedResponse().GetHeaders())
 	if h["retry-after"] != "1" || h["ratelimit"] == "" || h["ratelimit-policy"] == "" {
 		t.Errorf("429 headers %v", h)
@@ -111,7 +123,7 @@ func TestLimitsResponses(t *testing.T) {
 	if d.Status != http.StatusTooManyRequests || d.RetryAfter != 0 {
 		t.Errorf("unsatisfiable decision %+v", d)
 	}
-	if _, ok := headerMap(deniedResponse(d).GetDeniedResponse().GetHeaders())["retry-after"]; ok {
+	if _, ok := headerMap(decodeResponse(t, d, r).GetDeniedResponse().GetHeaders())["retry-after"]; ok {
 		t.Error("Retry-After sent for a request that can never pass")
 	}
 }
@@ -129,7 +141,7 @@ func TestLimiterUnavailableIs503NotAuthFailure(t *testing.T) {
 	if d.Allowed || d.Status != http.StatusServiceUnavailable || d.Reason != ReasonLimiterUnavailable {
 		t.Fatalf("decision %+v, want 503", d)
 	}
-	resp := deniedResponse(d)
+	resp := decodeResponse(t, d, request{})
 	if h := headerMap(resp.GetDeniedResponse().GetHeaders()); h["retry-after"] != "1" || h["www-authenticate"] != "" {
 		t.Errorf("503 headers %v", h)
 	}

@@ -33,7 +33,7 @@ func TestReadRequestHeadersMapAndRawHeaderMapAgree(t *testing.T) {
 	})
 	for name, cr := range map[string]*authv3.CheckRequest{"headers map": asMap, "raw header_map": asRaw} {
 		t.Run(name, func(t *testing.T) {
-			r := readRequest(cr)
+			r := wireRequest(t, cr)
 			if r.path != "/v2/models/mlp/infer" || r.method != "POST" || r.requestID != "r1" {
 				t.Errorf("request = %+v", r)
 			}
@@ -48,13 +48,13 @@ func TestReadRequestHeadersMapAndRawHeaderMapAgree(t *testing.T) {
 }
 
 func TestReadRequestRepeatedAuthorization(t *testing.T) {
-	raw := readRequest(httpRequest(&authv3.AttributeContext_HttpRequest{
+	raw := wireRequest(t, httpRequest(&authv3.AttributeContext_HttpRequest{
 		HeaderMap: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
 			{Key: "authorization", RawValue: []byte("Bearer a.b.c")},
 			{Key: "authorization", RawValue: []byte("Bearer \xff\xfe.b.c")},
 		}},
 	}))
-	joined := readRequest(httpRequest(&authv3.AttributeContext_HttpRequest{
+	joined := wireRequest(t, httpRequest(&authv3.AttributeContext_HttpRequest{
 		Headers: map[string]string{"authorization": "Bearer a.b.c,Bearer d.e.f"},
 	}))
 	if len(raw.authorization) != 2 || len(joined.authorization) != 2 {
@@ -66,7 +66,7 @@ func TestReadRequestRepeatedAuthorization(t *testing.T) {
 }
 
 func TestReadRequestValueFallback(t *testing.T) {
-	r := readRequest(httpRequest(&authv3.AttributeContext_HttpRequest{
+	r := wireRequest(t, httpRequest(&authv3.AttributeContext_HttpRequest{
 		HeaderMap: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{{Key: "authorization", Value: "Bearer x.y.z"}}},
 	}))
 	if len(r.authorization) != 1 || string(r.authorization[0]) != "Bearer x.y.z" {

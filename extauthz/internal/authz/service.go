@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-
 	"github.com/torchgate/torchgate/extauthz/internal/audit"
 	"github.com/torchgate/torchgate/extauthz/internal/policy"
 	"github.com/torchgate/torchgate/extauthz/internal/token"
@@ -32,17 +30,14 @@ type Revocations interface {
 	Revoked(c *token.Claims) (reason string, revoked bool)
 }
 
-// Service implements envoy.service.auth.v3.Authorization. It is safe for concurrent use.
+// Service decides ext_authz Check requests; Register serves it as
+// envoy.service.auth.v3.Authorization. It is safe for concurrent use.
 type Service struct {
-	authv3.UnimplementedAuthorizationServer
-
 	policy  atomic.Pointer[Policy]
 	audit   *audit.Logger
 	metrics *Metrics
 	now     func() time.Time
 }
-
-var _ authv3.AuthorizationServer = (*Service)(nil)
 
 // Options configure a Service. A nil Audit disables the audit log; Now defaults to time.Now.
 type Options struct {
@@ -64,15 +59,18 @@ func NewService(p *Policy, opts Options) *Service {
 // SetPolicy swaps in a new policy; subsequent checks use it.
 func (s *Service) SetPolicy(p *Policy) { s.policy.Store(p) }
 
-// Check implements the ext_authz v3 Check RPC. Every outcome, including a denial, is returned as
-// a CheckResponse with a nil error: Envoy turns a gRPC error into status_on_error, which would
-// hide the reason from the client.
-func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+// responseCapacity is the buffer a response starts with: enough for an allowed response
+// with identity headers, rate-limit fields and dynamic metadata.
+const responseCapacity = 640
+
+// check answers one Check RPC. Every outcome, including a denial, is a CheckResponse with a nil
+// gRPC error: Envoy turns a gRPC error into status_on_error, which would hide the reason from
+// the client.
+func (s *Service) check(ctx context.Context, r *request) wireResponse {
 	start := s.now()
 	p := s.policy.Load()
-	r := readRequest(cr)
 	d := s.decide(ctx, p, r)
-	resp := response(d, r, p.KeepAuthorization)
+	resp := appendResponse(make([]byte, 0, responseCapacity), &d, r, p.KeepAuthorization)
 	elapsed := s.now().Sub(start)
 	if s.metrics != nil {
 		s.metrics.observe(d, elapsed.Seconds())
@@ -80,13 +78,13 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.C
 	if s.audit != nil {
 		s.record(start, elapsed, r, d)
 	}
-	return resp, nil
+	return resp
 }
 
 // decide runs the checks in order: authentication, then route policy, then scope. A failure
 // at any step denies; nothing here can allow a request whose token did not verify. The route is
 // resolved first only so that denials name the model in the audit log.
-func (s *Service) decide(ctx context.Context, p *Policy, r request) Decision {
+func (s *Service) decide(ctx context.Context, p *Policy, r *request) Decision {
 	need, routeErr := p.Routes.Resolve(r.context, r.method, r.path)
 	raw, err := token.ParseAuthorization(r.authorization, p.MaxHeaderBytes)
 	if err == nil {
@@ -125,7 +123,7 @@ func decideAuthenticated(ctx context.Context, p *Policy, claims *token.Claims, n
 // maxLoggedRequestID bounds the client-supplied request id in the audit log.
 const maxLoggedRequestID = 128
 
-func (s *Service) record(start time.Time, elapsed time.Duration, r request, d Decision) {
+func (s *Service) record(start time.Time, elapsed time.Duration, r *request, d Decision) {
 	outcome := "deny"
 	if d.Allowed {
 		outcome = "allow"
@@ -134,7 +132,8 @@ func (s *Service) record(start time.Time, elapsed time.Duration, r request, d De
 	if len(reqID) > maxLoggedRequestID {
 		reqID = reqID[:maxLoggedRequestID]
 	}
-	attrs := []slog.Attr{
+	attrs := make([]slog.Attr, 0, 14)
+	attrs = append(attrs,
 		slog.String("request_id", reqID),
 		slog.String("method", r.method),
 		slog.String("path", r.path),
@@ -143,8 +142,7 @@ func (s *Service) record(start time.Time, elapsed time.Duration, r request, d De
 		slog.String("reason", d.Reason),
 		slog.Int("status", d.Status),
 		slog.Int64("latency_us", elapsed.Microseconds()),
-		slog.String("source", r.source),
-	}
+		slog.String("source", r.source))
 	if c := d.Claims; c != nil {
 		attrs = append(attrs,
 			slog.String("client_id", c.ClientID),

@@ -8,6 +8,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/torchgate/torchgate/extauthz/internal/policy"
 	"github.com/torchgate/torchgate/extauthz/internal/testidp"
@@ -83,9 +84,11 @@ func TestReasonCodes(t *testing.T) {
 			if tc.auth != "" {
 				h["authorization"] = tc.auth
 			}
-			r := readRequest(httpRequest(&authv3.AttributeContext_HttpRequest{Method: "POST", Path: tc.path, Headers: h}))
-			r.context = tc.ext
-			d := s.decide(context.Background(), s.policy.Load(), r)
+			r := wireRequest(t, httpRequest(&authv3.AttributeContext_HttpRequest{Method: "POST", Path: tc.path, Headers: h}))
+			for k, v := range tc.ext {
+				r.context.Set(k, v)
+			}
+			d := s.decide(context.Background(), s.policy.Load(), &r)
 			if d.Reason != tc.wantReason {
 				t.Fatalf("reason %q, want %q (%s)", d.Reason, tc.wantReason, d.Description)
 			}
@@ -139,7 +142,11 @@ func TestWWWAuthenticate(t *testing.T) {
 }
 
 func TestDeniedResponseBody(t *testing.T) {
-	resp := deniedResponse(denyToken(token.ErrMissing))
+	d := denyToken(token.ErrMissing)
+	resp := new(authv3.CheckResponse)
+	if err := proto.Unmarshal(appendResponse(nil, &d, &request{}, false), resp); err != nil {
+		t.Fatal(err)
+	}
 	body := resp.GetDeniedResponse().GetBody()
 	if body != `{"error":"unauthorized","error_description":"`+token.ErrMissing.Description+`"}` {
 		t.Errorf("body = %s", body)
@@ -177,15 +184,16 @@ func FuzzCheck(f *testing.F) {
 		if scope != "" {
 			ext = map[string]string{"scope": scope, "cost": "1"}
 		}
-		resp, err := s.Check(context.Background(), &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		cr := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 			Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
 				Method: "POST", Path: path, Headers: map[string]string{"authorization": auth},
 			}},
 			ContextExtensions: ext,
-		}})
-		if err != nil {
-			t.Fatalf("Check error: %v", err)
+		}}
+		if _, err := proto.Marshal(cr); err != nil {
+			return // not UTF-8: gRPC could not have delivered it
 		}
+		resp := checkProto(t, s, cr)
 		if resp.GetOkResponse() != nil {
 			t.Fatalf("allowed a forged request: auth=%q", auth)
 		}

@@ -76,9 +76,29 @@ func New(routes []Route, allowUnmatched bool) *Table {
 	return t
 }
 
-// Resolve returns the requirement for a request. ext is the CheckRequest's context_extensions;
-// when it holds any of the policy keys it wins over the table. path must not contain the query.
-func (t *Table) Resolve(ext map[string]string, method, path string) (Requirement, error) {
+// Context is the policy part of a CheckRequest's context_extensions: the values of the policy
+// keys and which of them were present. Other keys are not policy and are not kept.
+type Context struct {
+	Scope, Model, Cost          string
+	HasScope, HasModel, HasCost bool
+}
+
+// Set records one context_extensions entry; a key that is not a policy key is ignored. As in a
+// protobuf map, a later entry with the same key replaces an earlier one.
+func (c *Context) Set(key, value string) {
+	switch key {
+	case KeyScope:
+		c.Scope, c.HasScope = value, true
+	case KeyModel:
+		c.Model, c.HasModel = value, true
+	case KeyCost:
+		c.Cost, c.HasCost = value, true
+	}
+}
+
+// Resolve returns the requirement for a request. ext holds the CheckRequest's policy context;
+// when any policy key is present it wins over the table. path must not contain the query.
+func (t *Table) Resolve(ext Context, method, path string) (Requirement, error) {
 	if req, ok, err := fromContext(ext); ok || err != nil {
 		return req, err
 	}
@@ -103,20 +123,17 @@ func (r Route) requirement() Requirement {
 }
 
 // fromContext reads the policy keys of context_extensions. ok is false when none is present.
-func fromContext(ext map[string]string) (req Requirement, ok bool, err error) {
-	scope, hasScope := ext[KeyScope]
-	model, hasModel := ext[KeyModel]
-	cost, hasCost := ext[KeyCost]
-	if !hasScope && !hasModel && !hasCost {
+func fromContext(ext Context) (req Requirement, ok bool, err error) {
+	if !ext.HasScope && !ext.HasModel && !ext.HasCost {
 		return Requirement{}, false, nil
 	}
-	req = Requirement{Scopes: strings.Fields(scope), Model: model, Cost: 1, Matched: true}
+	req = Requirement{Scopes: strings.Fields(ext.Scope), Model: ext.Model, Cost: 1, Matched: true}
 	if len(req.Scopes) == 0 {
 		// Deny by default: a route that names a model but no scope is a misconfiguration.
 		return Requirement{}, true, fmt.Errorf("%w: %q is empty", ErrBadContext, KeyScope)
 	}
-	if hasCost {
-		n, perr := strconv.ParseInt(strings.TrimSpace(cost), 10, 64)
+	if ext.HasCost {
+		n, perr := strconv.ParseInt(strings.TrimSpace(ext.Cost), 10, 64)
 		if perr != nil || n < 1 {
 			return Requirement{}, true, fmt.Errorf("%w: %q must be a positive integer", ErrBadContext, KeyCost)
 		}

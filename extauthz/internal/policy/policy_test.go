@@ -41,7 +41,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := table.Resolve(tc.ext, tc.method, tc.path)
+			got, err := table.Resolve(contextOf(tc.ext), tc.method, tc.path)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -56,11 +56,30 @@ func TestResolve(t *testing.T) {
 }
 
 func TestResolveUnmatchedAuthenticated(t *testing.T) {
-	got, err := New(nil, true).Resolve(nil, "GET", "/anything")
+	got, err := New(nil, true).Resolve(Context{}, "GET", "/anything")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Matched || len(got.Scopes) != 0 || got.Cost != 1 {
 		t.Errorf("got %+v, want an unmatched requirement with no scope and cost 1", got)
+	}
+}
+
+// contextOf builds the policy context of a context_extensions map.
+func contextOf(ext map[string]string) Context {
+	var c Context
+	for k, v := range ext {
+		c.Set(k, v)
+	}
+	return c
+}
+
+func TestContextSetKeepsOnlyPolicyKeys(t *testing.T) {
+	var c Context
+	c.Set("tenant", "x")
+	c.Set(KeyCost, "2")
+	c.Set(KeyCost, "3")
+	if c != (Context{Cost: "3", HasCost: true}) {
+		t.Errorf("context = %+v", c)
 	}
 }

@@ -146,7 +146,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	gs := grpc.NewServer(gopts...)
-	authv3.RegisterAuthorizationServer(gs, s.service)
+	s.service.Register(gs)
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
 
@@ -262,14 +262,20 @@ func (s *Server) httpHandler() http.Handler {
 	return mux
 }
 
+// streamWorkers is the number of gRPC stream workers per CPU.
+const streamWorkers = 32
+
 func grpcOptions(t config.TLS) ([]grpc.ServerOption, error) {
 	opts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(authz.Codec{}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(1 << 20),
-		// A fixed pool of stream workers instead of a goroutine per RPC: less stack growth and
-		// scheduling per Check.
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		// A pool of stream workers instead of a goroutine per RPC: a worker's stack has grown
+		// once, a new goroutine grows (copies) its stack on every Check. grpc-go starts a fresh
+		// goroutine whenever no worker is idle, so the pool covers the concurrency Envoy
+		// typically drives, not just the CPU count.
+		grpc.NumStreamWorkers(uint32(streamWorkers * runtime.GOMAXPROCS(0))),
 	}
 	if !t.Enabled() {
 		return opts, nil

@@ -22,6 +22,9 @@ type Claims struct {
 	// Scopes come from "scope" (a space-delimited string, RFC 8693 §4.2), else from "scp" (an
 	// array of strings, or a space-delimited string).
 	Scopes []string
+	// ScopeText is Scopes joined by single spaces, as the x-torchgate-scopes header carries
+	// them; computed once per verified token, not once per request.
+	ScopeText string
 	// IssuedAt, NotBefore and Expiry are zero when the claim is absent; exp is required, so
 	// Expiry is never zero after Verify.
 	IssuedAt, NotBefore, Expiry time.Time
@@ -75,6 +78,7 @@ func (cs *claimSet) claims() *Claims {
 	if c.Scopes == nil {
 		c.Scopes = cs.Scp
 	}
+	c.ScopeText = strings.Join(c.Scopes, " ")
 	return c
 }
 
