@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	authzload -extauthz bin/extauthz [-duration 10s] [-concurrency 16] [-clients 100] [-no-cache] [-limits local|redis] [-runs 3]
+//	authzload -extauthz bin/extauthz [-duration 10s] [-concurrency 16] [-conns 4] [-clients 100] [-client h2|grpc-go] [-no-cache] [-limits local|redis] [-runs 3]
 package main
 
 import (
@@ -26,6 +26,7 @@ func main() {
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "measured duration per run")
 	flag.IntVar(&o.Concurrency, "concurrency", 16, "concurrent Check loops")
 	flag.IntVar(&o.Conns, "conns", 4, "gRPC connections")
+	flag.StringVar(&o.Client, "client", loadgen.ClientH2, `gRPC client: "h2" (minimal, little CPU per call, like Envoy's) or "grpc-go"`)
 	flag.IntVar(&o.Clients, "clients", 100, "distinct clients (tokens), RS256 and ES256 alternating")
 	flag.BoolVar(&o.NoCache, "no-cache", false, "disable the verified-token cache")
 	flag.StringVar(&o.Limits, "limits", "", `rate limits in the path: "" none, "local" in-process, "redis" a real redis-server`)

@@ -38,12 +38,23 @@ type Options struct {
 	Duration    time.Duration // measured time, after warm-up
 	Concurrency int           // concurrent Check loops
 	Conns       int           // gRPC connections shared by the loops (Envoy uses a few)
+	Client      string        // ClientH2 (default) or ClientGRPCGo
 	Clients     int           // distinct client ids (each with its own token)
 	NoCache     bool          // disable the verified-token cache: every check verifies a signature
 	Limits      string        // "" (no limits), "local" (in-process limiter) or "redis" (a real redis-server)
 	Profile     string        // when set, a CPU profile of the server during the measured run is written here
 	Stderr      *os.File      // where the server's logs go; nil discards
 }
+
+// The clients a run can drive Check with. Both speak gRPC over HTTP/2 to the server and send
+// the same encoded requests.
+const (
+	// ClientH2 is this package's minimal HTTP/2 gRPC client: little CPU per call, as Envoy's.
+	ClientH2 = "h2"
+	// ClientGRPCGo is grpc-go's client, which costs more CPU per call than the server it
+	// measures spends.
+	ClientGRPCGo = "grpc-go"
+)
 
 // Result is what one run measured.
 type Result struct {
@@ -53,6 +64,7 @@ type Result struct {
 	Elapsed    time.Duration
 	P50, P99   time.Duration
 	ServerCPU  time.Duration // user+system CPU of the extauthz process during the measured window
+	LoadCPU    time.Duration // user+system CPU of this generator process during the measured window
 	Throughput float64       // checks per second
 }
 
@@ -65,9 +77,15 @@ func (r Result) CPUPerCheck() time.Duration {
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("checks=%d errors=%d denied=%d  %.0f checks/s  p50=%s p99=%s  server CPU %.1f µs/check",
+	perCheck := func(d time.Duration) float64 {
+		if r.Checks == 0 {
+			return 0
+		}
+		return float64(d.Nanoseconds()) / 1e3 / float64(r.Checks)
+	}
+	return fmt.Sprintf("checks=%d errors=%d denied=%d  %.0f checks/s  p50=%s p99=%s  server CPU %.1f µs/check  generator CPU %.1f µs/check",
 		r.Checks, r.Errors, r.Denied, r.Throughput, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond),
-		float64(r.CPUPerCheck().Nanoseconds())/1e3)
+		perCheck(r.ServerCPU), perCheck(r.LoadCPU))
 }
 
 // Run performs one load run.
@@ -92,23 +110,27 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer srv.stop()
 
-	conns := make([]*grpc.ClientConn, max(o.Conns, 1))
-	for i := range conns {
-		if conns[i], err = grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
-			return Result{}, err
-		}
-		defer conns[i].Close()
+	// Warm-up: every token once through the generated client with full decoding (fills the
+	// cache when it is on, and proves the answers are allowed CheckResponses), then a short burst.
+	if err := warmUp(ctx, srv.grpcAddr, tokens); err != nil {
+		return Result{}, err
 	}
-	// Warm-up: every token once (fills the cache when it is on), then a short burst.
-	client := authv3.NewAuthorizationClient(conns[0])
-	for _, tok := range tokens {
-		if _, err := client.Check(ctx, request(tok)); err != nil {
-			return Result{}, fmt.Errorf("loadgen: warm-up check: %w", err)
-		}
+	callers, err := dial(srv.grpcAddr, o)
+	if err != nil {
+		return Result{}, err
 	}
-	drive(ctx, conns, tokens, o.Concurrency, 500*time.Millisecond)
+	defer func() {
+		for _, c := range callers {
+			c.Close()
+		}
+	}()
+	drive(ctx, callers, tokens, o.Concurrency, 500*time.Millisecond)
 
 	cpu0, err := processCPU(srv.cmd.Process.Pid)
+	if err != nil {
+		return Result{}, err
+	}
+	self0, err := processCPU(os.Getpid())
 	if err != nil {
 		return Result{}, err
 	}
@@ -117,7 +139,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		prof = make(chan error, 1)
 		go func() { prof <- srv.profile(o.Profile, o.Duration) }()
 	}
-	res := drive(ctx, conns, tokens, o.Concurrency, o.Duration)
+	res := drive(ctx, callers, tokens, o.Concurrency, o.Duration)
 	if prof != nil {
 		if err := <-prof; err != nil {
 			return Result{}, err
@@ -127,7 +149,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res.ServerCPU = cpu1 - cpu0
+	self1, err := processCPU(os.Getpid())
+	if err != nil {
+		return Result{}, err
+	}
+	res.ServerCPU, res.LoadCPU = cpu1-cpu0, self1-self0
 	return res, nil
 }
 
@@ -160,8 +186,67 @@ func request(tok string) *authv3.CheckRequest {
 	}}
 }
 
+func warmUp(ctx context.Context, addr string, tokens []string) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := authv3.NewAuthorizationClient(conn)
+	for _, tok := range tokens {
+		resp, err := client.Check(ctx, request(tok))
+		if err != nil {
+			return fmt.Errorf("loadgen: warm-up check: %w", err)
+		}
+		if resp.GetOkResponse() == nil {
+			return fmt.Errorf("loadgen: warm-up check denied: %s", resp.GetStatus().GetMessage())
+		}
+	}
+	return nil
+}
+
+// caller sends one encoded CheckRequest and reports whether it was denied.
+type caller interface {
+	check(req encodedRequest) (denied bool, err error)
+	Close() error
+}
+
+// dial opens o.Conns connections of the chosen client.
+func dial(addr string, o Options) ([]caller, error) {
+	callers := make([]caller, max(o.Conns, 1))
+	for i := range callers {
+		var err error
+		switch o.Client {
+		case "", ClientH2:
+			callers[i], err = dialH2(addr)
+		case ClientGRPCGo:
+			var conn *grpc.ClientConn
+			conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			callers[i] = grpcCaller{conn}
+		default:
+			err = fmt.Errorf("loadgen: client %q is not %s or %s", o.Client, ClientH2, ClientGRPCGo)
+		}
+		if err != nil {
+			for _, c := range callers[:i] {
+				c.Close()
+			}
+			return nil, err
+		}
+	}
+	return callers, nil
+}
+
+// grpcCaller calls Check through grpc-go with checkCodec.
+type grpcCaller struct{ *grpc.ClientConn }
+
+func (g grpcCaller) check(req encodedRequest) (bool, error) {
+	var out checkOutcome
+	err := g.Invoke(context.Background(), authv3.Authorization_Check_FullMethodName, req, &out, grpc.ForceCodecV2(checkCodec{}))
+	return out.denied, err
+}
+
 // drive runs concurrency Check loops for d and gathers their results.
-func drive(ctx context.Context, conns []*grpc.ClientConn, tokens []string, concurrency int, d time.Duration) Result {
+func drive(ctx context.Context, callers []caller, tokens []string, concurrency int, d time.Duration) Result {
 	reqs := make([]encodedRequest, len(tokens))
 	for i, tok := range tokens {
 		b, err := proto.Marshal(request(tok))
@@ -183,18 +268,17 @@ func drive(ctx context.Context, conns []*grpc.ClientConn, tokens []string, concu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn := conns[w%len(conns)]
+			c := callers[w%len(callers)]
 			var local []time.Duration
 			errs, denied := 0, 0
 			for i := w; ctx.Err() == nil; i++ {
 				t0 := time.Now()
-				var out checkOutcome
-				err := conn.Invoke(context.Background(), authv3.Authorization_Check_FullMethodName, reqs[i%len(reqs)], &out, grpc.ForceCodecV2(checkCodec{}))
+				deny, err := c.check(reqs[i%len(reqs)])
 				local = append(local, time.Since(t0))
 				switch {
 				case err != nil:
 					errs++
-				case out.denied:
+				case deny:
 					denied++
 				}
 			}
@@ -219,8 +303,7 @@ func drive(ctx context.Context, conns []*grpc.ClientConn, tokens []string, concu
 
 // The measured loops send CheckRequests encoded once up front and read only whether each
 // answer is a denial: on shared cores, the generator's own protobuf work would take CPU from
-// the server it measures (Envoy, the real client, encodes in C++). The warm-up uses the
-// generated client and full decoding.
+// the server it measures (Envoy, the real client, encodes in C++).
 
 // encodedRequest is a CheckRequest in protobuf wire format.
 type encodedRequest []byte
@@ -240,14 +323,17 @@ func (checkCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 }
 
-// Unmarshal implements encoding.CodecV2: a CheckResponse is a denial when it holds
-// denied_response (field 2).
+// Unmarshal implements encoding.CodecV2.
 func (checkCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	out, ok := v.(*checkOutcome)
 	if !ok {
 		return fmt.Errorf("loadgen: cannot read into %T", v)
 	}
-	b := data.Materialize()
+	return readOutcome(data.Materialize(), out)
+}
+
+// readOutcome reads a CheckResponse: a denial when it holds denied_response (field 2).
+func readOutcome(b []byte, out *checkOutcome) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
