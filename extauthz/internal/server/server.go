@@ -262,6 +262,9 @@ func (s *Server) httpHandler() http.Handler {
 	return mux
 }
 
+// flowWindow is the gRPC server's HTTP/2 flow-control window, per stream and per connection.
+const flowWindow = 4 << 20
+
 // streamWorkers is the number of gRPC stream workers per CPU.
 const streamWorkers = 32
 
@@ -271,6 +274,10 @@ func grpcOptions(t config.TLS) ([]grpc.ServerOption, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(1 << 20),
+		// Fixed flow-control windows well above what Checks in flight need: no BDP-estimation
+		// PINGs and fewer WINDOW_UPDATE frames per request.
+		grpc.InitialWindowSize(flowWindow),
+		grpc.InitialConnWindowSize(flowWindow),
 		// A pool of stream workers instead of a goroutine per RPC: a worker's stack has grown
 		// once, a new goroutine grows (copies) its stack on every Check. grpc-go starts a fresh
 		// goroutine whenever no worker is idle, so the pool covers the concurrency Envoy
