@@ -36,7 +36,9 @@ func (fakeAuthz) Check(_ context.Context, r *authv3.CheckRequest) (*authv3.Check
 	}}}, nil
 }
 
-func startFake(t *testing.T) string {
+// startFake serves fakeAuthz on a loopback port; the server is stopped at cleanup or by the
+// caller.
+func startFake(t *testing.T) (string, *grpc.Server) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,7 +48,7 @@ func startFake(t *testing.T) string {
 	authv3.RegisterAuthorizationServer(gs, fakeAuthz{})
 	go gs.Serve(l)
 	t.Cleanup(gs.Stop)
-	return l.Addr().String()
+	return l.Addr().String(), gs
 }
 
 func encoded(t *testing.T, path string) encodedRequest {
@@ -61,7 +63,7 @@ func encoded(t *testing.T, path string) encodedRequest {
 }
 
 func TestH2ConnSpeaksGRPC(t *testing.T) {
-	addr := startFake(t)
+	addr, _ := startFake(t)
 	c, err := dialH2(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -104,14 +106,8 @@ func TestH2ConnSpeaksGRPC(t *testing.T) {
 }
 
 func TestH2ConnFailsCallsWhenTheServerGoes(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(gs, fakeAuthz{})
-	go gs.Serve(l)
-	c, err := dialH2(l.Addr().String())
+	addr, gs := startFake(t)
+	c, err := dialH2(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
