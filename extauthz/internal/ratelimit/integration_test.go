@@ -21,7 +21,7 @@ import (
 )
 
 // commandStats returns calls per command from INFO commandstats.
-func commandStats(t *testing.T, c redis.UniversalClient) map[string]int {
+func commandStats(t *testing.T, c redis.Cmdable) map[string]int {
 	t.Helper()
 	info, err := c.Info(context.Background(), "commandstats").Result()
 	if err != nil {

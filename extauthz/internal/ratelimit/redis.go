@@ -58,10 +58,10 @@ type RedisOptions struct {
 }
 
 // Redis is a limiter whose state lives in Redis, shared by all replicas. Each
-// Allow is one script call (one round trip); when Redis fails it falls back
-// as RedisOptions.OnError says.
+// Allow is one script call; the calls of concurrent Allows share pipelines
+// (one round trip for a batch). When Redis fails it falls back as
+// RedisOptions.OnError says.
 type Redis struct {
-	client  redis.UniversalClient
 	timeout time.Duration
 	deny    bool
 	prefix  string
@@ -70,6 +70,7 @@ type Redis struct {
 	log     *slog.Logger
 	metrics *decisionMetrics
 	redisM  *redisMetrics
+	pipe    *pipeliner
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -83,7 +84,6 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 		now = time.Now
 	}
 	l := &Redis{
-		client:  client,
 		timeout: positiveOr(opts.Timeout, DefaultTimeout),
 		prefix:  cmp.Or(opts.KeyPrefix, DefaultKeyPrefix),
 		local:   newLocal(opts.Replicas, now),
@@ -92,6 +92,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 		log:     log,
 		metrics: newDecisionMetrics(opts.Registerer, log, now),
 		redisM:  newRedisMetrics(opts.Registerer, log),
+		pipe:    newPipeliner(client),
 	}
 	switch opts.OnError {
 	case "", OnErrorLocal:
@@ -149,7 +150,7 @@ func (l *Redis) eval(ctx context.Context, r Request) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	start := time.Now()
-	v, err := script.Run(ctx, l.client, scriptKeys(l.prefix, r.ClientID), scriptArgs(r.Tier, r.Cost)...).Int64Slice()
+	v, err := l.pipe.do(ctx, scriptCall(l.prefix, r))
 	l.redisM.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return Result{}, fmt.Errorf("ratelimit: redis script: %w", err)

@@ -10,26 +10,30 @@ import (
 //go:embed script.lua
 var scriptSource string
 
-// script decides one request in Redis. Run sends EVALSHA and falls back to
-// EVAL only when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH),
-// so the normal case is one round trip.
-var script = redis.NewScript(scriptSource)
+// scriptSHA is the SHA1 of the script, under which Redis caches it.
+var scriptSHA = redis.NewScript(scriptSource).Hash()
 
-// scriptKeys returns the script's KEYS for a client: the GCRA key and the
-// quota key prefix, both hash-tagged with the client id.
-func scriptKeys(prefix, client string) []string {
-	base := prefix + "{" + client + "}:"
-	return []string{base + "gcra", base + "q:"}
-}
-
-// scriptArgs returns the script's ARGV for a request.
-func scriptArgs(t *Tier, cost int64) []any {
-	args := make([]any, 0, 4+2*len(t.Quotas))
-	args = append(args, t.emissionMicros(), t.Burst, cost, len(t.Quotas))
+// scriptCall returns the command that decides r in Redis: EVALSHA with the
+// script's KEYS (the GCRA key and the quota key prefix, both hash-tagged with
+// the client id, so one Cluster slot holds them) and ARGV. The normal case is
+// this one command; see evalArgs for a Redis that lost the script.
+func scriptCall(prefix string, r Request) []any {
+	base := prefix + "{" + r.ClientID + "}:"
+	t := r.Tier
+	args := make([]any, 0, 9+2*len(t.Quotas))
+	args = append(args, "evalsha", scriptSHA, 2, base+"gcra", base+"q:",
+		t.emissionMicros(), t.Burst, r.Cost, len(t.Quotas))
 	for _, q := range t.Quotas {
 		args = append(args, string(q.Window), q.Limit)
 	}
 	return args
+}
+
+// evalArgs turns a scriptCall command into EVAL of the script's source, for
+// a Redis that answered NOSCRIPT (after a restart or SCRIPT FLUSH); EVAL also
+// caches the script, so the next EVALSHA finds it.
+func evalArgs(evalsha []any) []any {
+	return append([]any{"eval", scriptSource}, evalsha[2:]...)
 }
 
 // parseReply checks the script's reply for a tier and returns its parts:
