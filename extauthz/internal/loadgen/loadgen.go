@@ -65,6 +65,7 @@ type Result struct {
 	P50, P99   time.Duration
 	ServerCPU  time.Duration // user+system CPU of the extauthz process during the measured window
 	LoadCPU    time.Duration // user+system CPU of this generator process during the measured window
+	RedisCPU   time.Duration // user+system CPU of redis-server during the measured window (Redis limits only)
 	Throughput float64       // checks per second
 }
 
@@ -83,9 +84,13 @@ func (r Result) String() string {
 		}
 		return float64(d.Nanoseconds()) / 1e3 / float64(r.Checks)
 	}
-	return fmt.Sprintf("checks=%d errors=%d denied=%d  %.0f checks/s  p50=%s p99=%s  server CPU %.1f µs/check  generator CPU %.1f µs/check",
+	s := fmt.Sprintf("checks=%d errors=%d denied=%d  %.0f checks/s  p50=%s p99=%s  server CPU %.1f µs/check  generator CPU %.1f µs/check",
 		r.Checks, r.Errors, r.Denied, r.Throughput, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond),
 		perCheck(r.ServerCPU), perCheck(r.LoadCPU))
+	if r.RedisCPU > 0 {
+		s += fmt.Sprintf("  redis-server CPU %.1f µs/check", perCheck(r.RedisCPU))
+	}
+	return s
 }
 
 // Run performs one load run.
@@ -99,7 +104,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	extra, stopRedis, err := limitsConfig(o.Limits)
+	extra, redisPID, stopRedis, err := limitsConfig(o.Limits)
 	if err != nil {
 		return Result{}, err
 	}
@@ -134,6 +139,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	var redis0, redis1 time.Duration
+	if redisPID != 0 {
+		if redis0, err = processCPU(redisPID); err != nil {
+			return Result{}, err
+		}
+	}
 	var prof chan error
 	if o.Profile != "" {
 		prof = make(chan error, 1)
@@ -153,7 +164,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res.ServerCPU, res.LoadCPU = cpu1-cpu0, self1-self0
+	if redisPID != 0 {
+		if redis1, err = processCPU(redisPID); err != nil {
+			return Result{}, err
+		}
+	}
+	res.ServerCPU, res.LoadCPU, res.RedisCPU = cpu1-cpu0, self1-self0, redis1-redis0
 	return res, nil
 }
 
@@ -378,27 +394,28 @@ func (s *server) profile(path string, d time.Duration) error {
 }
 
 // limitsConfig returns the configuration for the limits mode: tiers far above the offered load
-// (every check runs the limiter and passes), in-process or backed by a redis-server started here.
-func limitsConfig(mode string) (string, func(), error) {
+// (every check runs the limiter and passes), in-process or backed by a redis-server started here
+// (whose process id it returns, else 0).
+func limitsConfig(mode string) (string, int, func(), error) {
 	const tiers = "default_tier: load\ntiers:\n  load: {rate: 1000000, burst: 1000000, quotas: {day: 1000000000000}}\n"
 	switch mode {
 	case "":
-		return "", func() {}, nil
+		return "", 0, func() {}, nil
 	case "local":
-		return tiers, func() {}, nil
+		return tiers, 0, func() {}, nil
 	case "redis":
 		dir, err := os.MkdirTemp("", "authzload-redis")
 		if err != nil {
-			return "", nil, err
+			return "", 0, nil, err
 		}
 		rdb, err := redistest.Run(dir)
 		if err != nil {
 			os.RemoveAll(dir)
-			return "", nil, err
+			return "", 0, nil, err
 		}
-		return fmt.Sprintf("redis: {url: %q}\n", rdb.URL()) + tiers, func() { rdb.Kill(); os.RemoveAll(dir) }, nil
+		return fmt.Sprintf("redis: {url: %q}\n", rdb.URL()) + tiers, rdb.PID(), func() { rdb.Kill(); os.RemoveAll(dir) }, nil
 	}
-	return "", nil, fmt.Errorf("loadgen: limits mode %q is not \"\", local or redis", mode)
+	return "", 0, nil, fmt.Errorf("loadgen: limits mode %q is not \"\", local or redis", mode)
 }
 
 func startServer(ctx context.Context, o Options, idp *testidp.IdP, extra string) (*server, error) {
