@@ -20,6 +20,8 @@ func TestWarmCallsAllocateNothing(t *testing.T) {
 	strided, _ := tensor.New(2, 16, 6, 20)
 	im2colIn := randTensor(r, 1, 8, 7, 7)
 	im2colOut, _ := tensor.New(1, 16, 7, 7)
+	smallIn, smallOut := randTensor(r, 3, 8, 7, 7), randTensor(r, 3, 16, 7, 7)
+	flatIn, flatOut := randTensor(r, 3, 8, 2, 40), randTensor(r, 3, 16, 2, 40)
 	epi := &Epilogue{Bias: randSlice(r, 16), Act: ActReLU}
 	lw, _ := PackLinear(randTensor(r, 30, 40))
 	lin := randTensor(r, 5, 40)
@@ -49,6 +51,12 @@ func TestWarmCallsAllocateNothing(t *testing.T) {
 			return e.Conv2d(strided, x, convW, Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, epi)
 		}},
 		{"im2col conv2d", func() error { return e.Conv2d(im2colOut, im2colIn, convW, Conv2dParams{PadH: 1, PadW: 1}, epi) }},
+		{"batched im2col conv2d", func() error {
+			return e.Conv2d(smallOut, smallIn, convW, Conv2dParams{PadH: 1, PadW: 1}, epi)
+		}},
+		{"batched shifted conv2d", func() error {
+			return e.Conv2d(flatOut, flatIn, convW, Conv2dParams{PadH: 1, PadW: 1}, epi)
+		}},
 		{"depthwise conv2d", func() error { return e.Conv2d(dwOut, x, dwW, Conv2dParams{PadH: 1, PadW: 1}, nil) }},
 		{"linear", func() error { return e.Linear(linOut, lin, lw, gelu) }},
 		{"bmm", func() error { return e.Bmm(mm, a, b) }},

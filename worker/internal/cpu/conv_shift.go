@@ -23,6 +23,9 @@ type shiftB struct {
 	dilH, dilW int
 	n          int // the grid columns a GEMM reads: rows·wq
 	col0       int // the grid column of B's column 0 (row y0·wq of a band of rows)
+	// per and stride, when per is set, lay several images side by side: B's columns
+	// [i·per, (i+1)·per) are image i's grid, whose phase images start at phases[i·stride].
+	per, stride int
 }
 
 // gridChunk bounds, in floats, the grid a shifted convolution computes at once: larger grids
@@ -96,15 +99,33 @@ func (s *shiftB) pack(dst []float32, k0, kc, j0 int) {
 	ch, rem := k0/khw, k0%khw
 	ki, kj := rem/s.kw, rem%s.kw
 	plane := s.hq * s.wq
+	// The panel's columns split into runs, one per image they touch.
+	var runOff, runLen [nr]int
+	runs := 1
+	runOff[0], runLen[0] = s.col0+j0, cols
+	if s.per > 0 {
+		runs = 0
+		for jj := 0; jj < cols; runs++ {
+			img, at := (j0+jj)/s.per, (j0+jj)%s.per
+			runOff[runs], runLen[runs] = img*s.stride+at, min(cols-jj, s.per-at)
+			jj += runLen[runs]
+		}
+	}
 	for p := range kc {
 		out := dst[p*nr : p*nr+nr]
 		ty, tx := ki*s.dilH, kj*s.dilW
-		off := ((ch*s.sh+ty%s.sh)*s.sw+tx%s.sw)*plane + ty/s.sh*s.wq + tx/s.sw + s.col0 + j0
-		if cols == nr {
+		off := ((ch*s.sh+ty%s.sh)*s.sw+tx%s.sw)*plane + ty/s.sh*s.wq + tx/s.sw
+		if runs == 1 && cols == nr {
+			off += runOff[0]
 			*(*[nr]float32)(out) = *(*[nr]float32)(s.phases[off : off+nr])
 		} else {
-			copy(out, s.phases[off:off+cols])
-			clear(out[cols:])
+			o := out
+			for r := range runs {
+				at := off + runOff[r]
+				copy(o, s.phases[at:at+runLen[r]])
+				o = o[runLen[r]:]
+			}
+			clear(o)
 		}
 		if kj++; kj == s.kw {
 			kj = 0
@@ -116,37 +137,57 @@ func (s *shiftB) pack(dst []float32, k0, kc, j0 int) {
 	}
 }
 
-// copyOutJob copies the valid columns of an oc x (rows·wq) grid result into rows y0 to
-// y0+rows of the output planes, applying the epilogue, one output channel per task.
+// copyOutJob copies the valid columns of a grid result (a GEMM's C: one row per output
+// channel, ldg columns holding images side by side, per columns each, every output row
+// wq columns wide) into output rows y0 to y0+rows of the images' planes, applying the
+// epilogue, one (image, channel) plane per task.
 type copyOutJob struct {
 	grid       []float32
-	out        []float32 // the first of the group's output planes
+	ldg, per   int
+	out        []float32 // the first image's first output plane of the group
+	res        []float32 // the residual, aligned with out; nil for none
+	bias       []float32 // one per output channel of the group; nil for none
+	act        Activation
+	channels   int // output channels per image in the grid
+	imgStride  int // floats from one image's output planes to the next's
 	oh, ow, wq int
 	y0, rows   int
-	epi        *Epilogue // bias and residual already offset to the group and image
+}
+
+// epilogue sets the job's bias, residual and activation from the convolution's epilogue
+// epi (nil for none): the bias from output channel ch0 on, the residual from element off.
+func (j *copyOutJob) epilogue(epi *Epilogue, ch0, off int) {
+	if epi == nil {
+		return
+	}
+	if epi.Bias != nil {
+		j.bias = epi.Bias[ch0:]
+	}
+	if epi.Residual != nil {
+		j.res = epi.Residual[off:]
+	}
+	j.act = epi.Act
 }
 
 func (j *copyOutJob) do(_, t int) {
+	img, ch := t/j.channels, t%j.channels
 	plane := j.oh * j.ow
-	dst := j.out[t*plane : (t+1)*plane]
+	o := img*j.imgStride + ch*plane
+	dst := j.out[o : o+plane]
 	var bias *float32
 	var res []float32
-	act := ActNone
-	if j.epi != nil {
-		if j.epi.Bias != nil {
-			bias = &j.epi.Bias[t]
-		}
-		if j.epi.Residual != nil {
-			res = j.epi.Residual[t*plane : (t+1)*plane]
-		}
-		act = j.epi.Act
+	if j.bias != nil {
+		bias = &j.bias[ch]
+	}
+	if j.res != nil {
+		res = j.res[o : o+plane]
 	}
 	for y := j.y0; y < j.y0+j.rows; y++ {
 		var r []float32
 		if res != nil {
 			r = res[y*j.ow : (y+1)*j.ow]
 		}
-		src := j.grid[(t*j.rows+y-j.y0)*j.wq:]
-		fuseRow(dst[y*j.ow:(y+1)*j.ow], src[:j.ow], nil, bias, r, act)
+		src := j.grid[ch*j.ldg+img*j.per+(y-j.y0)*j.wq:]
+		fuseRow(dst[y*j.ow:(y+1)*j.ow], src[:j.ow], nil, bias, r, j.act)
 	}
 }

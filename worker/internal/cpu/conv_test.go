@@ -227,6 +227,8 @@ func TestFoldBatchNormRejectsBadShapes(t *testing.T) {
 	}
 }
 
+// BenchmarkConv2dResNet18 times ResNet-18's convolution shapes at batch 1 and 8; GFLOP/s and
+// CPU time count the whole batch.
 func BenchmarkConv2dResNet18(b *testing.B) {
 	layers := []struct {
 		name                 string
@@ -235,29 +237,32 @@ func BenchmarkConv2dResNet18(b *testing.B) {
 		{"conv1_3x224_7x7s2", 3, 224, 64, 7, 2},
 		{"layer1_64x56_3x3", 64, 56, 64, 3, 1},
 		{"layer2_128x28_3x3", 128, 28, 128, 3, 1},
+		{"layer3_256x14_3x3", 256, 14, 256, 3, 1},
 		{"layer4_512x7_3x3", 512, 7, 512, 3, 1},
 	}
 	for _, l := range layers {
-		for _, threads := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/threads=%d", l.name, threads), func(b *testing.B) {
-				e := newEngine(b, threads)
-				r := rand.New(rand.NewPCG(1, 1))
-				x := randTensor(r, 1, l.c, l.hw, l.hw)
-				w := randTensor(r, l.oc, l.c, l.k, l.k)
-				pw, _ := PackConv2d(w, 1, nil)
-				p := Conv2dParams{StrideH: l.stride, StrideW: l.stride, PadH: l.k / 2, PadW: l.k / 2}
-				oh := convOutSize(l.hw, l.k, l.stride, l.k/2, 1)
-				dst, _ := tensor.New(1, l.oc, oh, oh)
-				bias := randSlice(r, l.oc)
-				epi := &Epilogue{Bias: bias, Act: ActReLU}
-				cpu0 := processCPUSeconds()
-				for b.Loop() {
-					if err := e.Conv2d(dst, x, pw, p, epi); err != nil {
-						b.Fatal(err)
+		for _, batch := range []int{1, 8} {
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/b%d/threads=%d", l.name, batch, threads), func(b *testing.B) {
+					e := newEngine(b, threads)
+					r := rand.New(rand.NewPCG(1, 1))
+					x := randTensor(r, batch, l.c, l.hw, l.hw)
+					w := randTensor(r, l.oc, l.c, l.k, l.k)
+					pw, _ := PackConv2d(w, 1, nil)
+					p := Conv2dParams{StrideH: l.stride, StrideW: l.stride, PadH: l.k / 2, PadW: l.k / 2}
+					oh := convOutSize(l.hw, l.k, l.stride, l.k/2, 1)
+					dst, _ := tensor.New(batch, l.oc, oh, oh)
+					bias := randSlice(r, l.oc)
+					epi := &Epilogue{Bias: bias, Act: ActReLU}
+					cpu0 := processCPUSeconds()
+					for b.Loop() {
+						if err := e.Conv2d(dst, x, pw, p, epi); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-				reportGFLOPS(b, 2*float64(l.oc*oh*oh)*float64(l.c*l.k*l.k), cpu0)
-			})
+					reportGFLOPS(b, 2*float64(batch*l.oc*oh*oh)*float64(l.c*l.k*l.k), cpu0)
+				})
+			}
 		}
 	}
 }

@@ -15,6 +15,12 @@ func kernel6x16AVX2(k int, a, b, c *float32, ldc int, accumulate bool)
 //go:noescape
 func kernel1x16AVX2(k int, a *float32, lda int, b, c *float32, accumulate bool)
 
+// kernel1x64AVX2 is the one-row kernel over four B micro-panels ldb floats apart, in
+// kernel_amd64.s.
+//
+//go:noescape
+func kernel1x64AVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, accumulate bool)
+
 // expSubSumAVX2 is the vector exponential in exp_amd64.s: x[i] = e^(x[i]-m) for n (a multiple
 // of 8) elements; it returns their sum.
 //
@@ -57,6 +63,20 @@ func rowKernel(k int, a, b, c []float32, accumulate bool) {
 	rowKernelGeneric(k, a, b, c, accumulate)
 }
 
+// rowKernel4 computes one row of rowPanels adjacent tiles: the first row of a packed A
+// micro-panel times the rowPanels packed B micro-panels at b, ldb floats apart, stored to or
+// added to the rowPanels·nr floats of c. Every result is computed exactly as rowKernel and
+// microKernel compute it.
+func rowKernel4(k int, a, b []float32, ldb int, c []float32, accumulate bool) {
+	if hasAVX2 && !forceGeneric {
+		_ = b[(rowPanels-1)*ldb+k*nr-1]
+		_ = c[rowPanels*nr-1]
+		kernel1x64AVX2(k, &a[0], mr, &b[0], ldb, &c[0], accumulate)
+		return
+	}
+	rowKernel4Generic(k, a, b, ldb, c, accumulate)
+}
+
 // expSubSum replaces x[i] by e^(x[i]−m) and returns the sum of the results.
 func expSubSum(x []float32, m float32) float32 {
 	var sum float32
@@ -67,17 +87,34 @@ func expSubSum(x []float32, m float32) float32 {
 	return sum + expSubSumGeneric(x, m)
 }
 
-// geluSlice applies gelu (tanh selects the tanh approximation) to x in place.
+// geluSlice applies gelu (tanh selects the tanh approximation) to x in place. With AVX2 the
+// last len(x) mod 8 elements go through the vector code too, padded, because its results
+// differ from the portable code's in the last bits: an element's result must not depend on
+// where it falls in the slice (its row's place in a batch).
 func geluSlice(x []float32, tanh bool) {
-	if n := len(x) &^ 7; n > 0 && hasAVX2 && !forceGeneric {
-		if tanh {
-			geluTanhAVX2(&x[0], n)
-		} else {
-			geluAVX2(&x[0], n)
-		}
-		x = x[n:]
+	if !hasAVX2 || forceGeneric {
+		geluSliceGeneric(x, tanh)
+		return
 	}
-	geluSliceGeneric(x, tanh)
+	n := len(x) &^ 7
+	geluVector(x[:n], tanh)
+	if tail := x[n:]; len(tail) > 0 {
+		var buf [8]float32
+		copy(buf[:], tail)
+		geluVector(buf[:], tanh)
+		copy(tail, buf[:])
+	}
+}
+
+// geluVector runs the AVX2 GELU on x, whose length is a multiple of 8.
+func geluVector(x []float32, tanh bool) {
+	switch {
+	case len(x) == 0:
+	case tanh:
+		geluTanhAVX2(&x[0], len(x))
+	default:
+		geluAVX2(&x[0], len(x))
+	}
 }
 
 // fuseRowVector runs the vector epilogue on the longest multiple of 8 elements of dst and

@@ -15,6 +15,12 @@ func rowKernel(k int, a, b, c []float32, accumulate bool) {
 	rowKernelGeneric(k, a, b, c, accumulate)
 }
 
+// rowKernel4 computes one row of rowPanels tiles with the portable kernel; see
+// rowKernel4Generic.
+func rowKernel4(k int, a, b []float32, ldb int, c []float32, accumulate bool) {
+	rowKernel4Generic(k, a, b, ldb, c, accumulate)
+}
+
 // expSubSum replaces x[i] by e^(x[i]−m) and returns the sum; see expSubSumGeneric.
 func expSubSum(x []float32, m float32) float32 { return expSubSumGeneric(x, m) }
 

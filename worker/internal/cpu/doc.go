@@ -28,12 +28,25 @@
 // fused [Epilogue] (bias, residual, activation) runs on each C tile as it is finished. A 4x24
 // kernel was measured against the 6x16 one on this project's AMD EPYC (Zen 3) machine: both
 // reach about 95 GFLOP/s on one core from cache, so the 6x16 shape, whose 16 columns match two
-// YMM registers, stays. The micro-kernel, a one-row variant, the exponential behind softmax and
+// YMM registers, stays. The micro-kernel, one-row variants, the exponential behind softmax and
 // attention, GELU and the epilogue have AVX2 versions chosen at run time from the CPU's
 // features; building with the purego tag, or for another architecture, uses the portable Go
 // code, which the tests also force on amd64.
 //
-// Convolutions run as one GEMM per image and group. Most use the shifted formulation
+// # Batch invariance
+//
+// A row's (or an image's) result does not depend, to the bit, on the batch it is computed
+// in, nor on the thread count: the server's dynamic batching relies on it. Every element of
+// C is one chain of multiply-adds (fused, with AVX2) in k order, kcBlock deep at a time
+// whatever m and n, in every kernel of a flavour: the 6x16 micro-kernel and the one-row
+// kernels that compute a lone last row (a batch of one) on up to four B panels at once to
+// hide the chain's latency. The epilogue and the activations compute each element alone (GELU's AVX2
+// code also takes a slice's scalar tail, padded, as its results differ from the portable
+// code's), and reductions run along one row.
+//
+// Convolutions run as one GEMM per image and group, except small images (ResNet's 7x7
+// planes), which share GEMMs several at a time so that the packed weights are read once per
+// batch (see imagesPerGEMM). Most use the shifted formulation
 // (conv_shift.go): the padded input is split once into stride-phase images, on which every
 // im2col row is a contiguous run, so B panels are packed by block copies; the few extra
 // columns this computes are dropped when the result is copied out (large outputs are computed

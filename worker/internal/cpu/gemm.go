@@ -184,44 +184,92 @@ func (j *gemmJob) do(w, t int) {
 		}
 		accumulate := k0 > 0 || j.beta != 0
 		last := k0+kc >= j.k
+		// A block whose last micro-panel holds a single row (a batch of one, or m mod 6 = 1)
+		// computes that row with the one-row kernels, after the full ones.
+		full := ipn
+		if mc%mr == 1 {
+			full--
+		}
 		for jp := jp0; jp < jp1; jp++ {
 			bp := bBase[bOff+jp*kc*nr:]
 			col := jp * nr
 			cols := min(nr, j.n-col)
-			for ip := range ipn {
+			for ip := range full {
 				row := i0 + ip*mr
 				rows := min(mr, j.m-row)
 				a := ap[ip*kc*mr:]
-				switch {
-				case rows == mr && cols == nr:
+				if rows == mr && cols == nr {
 					microKernel(kc, a, bp, j.c[row*j.ldc+col:], j.ldc, accumulate)
-				case rows == 1 && cols == nr:
-					rowKernel(kc, a, bp, j.c[row*j.ldc+col:], accumulate)
-				default:
-					if rows == 1 {
-						rowKernel(kc, a, bp, s.tile[:], false)
-					} else {
-						microKernel(kc, a, bp, s.tile[:], nr, false)
-					}
-					for r := range rows {
-						dst := j.c[(row+r)*j.ldc+col : (row+r)*j.ldc+col+cols]
-						src := s.tile[r*nr : r*nr+cols]
-						if accumulate {
-							for x, v := range src {
-								dst[x] += v
-							}
-						} else {
-							copy(dst, src)
-						}
-					}
+				} else {
+					microKernel(kc, a, bp, s.tile[:], nr, false)
+					j.storeTile(s.tile[:], row, rows, col, cols, accumulate)
 				}
 				if last && !j.epi.empty() {
 					j.epi.apply(j.c, j.ldc, j.n, row, rows, col, cols)
 				}
 			}
 		}
+		if full < ipn {
+			st := kStep{a: ap[full*kc*mr:], b: bBase[bOff+jp0*kc*nr:], kc: kc, accumulate: accumulate, last: last}
+			j.lastRow(&st, i0+full*mr, jp0, jp1, s)
+		}
 	}
 	if j.k == 0 && !j.epi.empty() {
-		j.epi.apply(j.c, j.ldc, j.n, i0, mc, c0, c1-c0)
+		for col := c0; col < c1; col += nr {
+			j.epi.apply(j.c, j.ldc, j.n, i0, mc, col, min(nr, c1-col))
+		}
+	}
+}
+
+// kStep is one kc-deep step of a task for lastRow: the packed A micro-panel of the row, the
+// task's packed B panels (the first at b, then every kc·nr floats), and whether C
+// accumulates and the step is the last.
+type kStep struct {
+	a, b             []float32
+	kc               int
+	accumulate, last bool
+}
+
+// lastRow computes row row of C for the B panels jp0..jp1 of step st, rowPanels panels at a
+// time where it can. Each element is the chain the 6-row micro-kernel computes, so a row's
+// result does not depend on the rows around it.
+func (j *gemmJob) lastRow(st *kStep, row, jp0, jp1 int, s *workerScratch) {
+	kc := st.kc
+	for jp := jp0; jp < jp1; {
+		col := jp * nr
+		bp := st.b[(jp-jp0)*kc*nr:]
+		cols := min(nr, j.n-col)
+		switch {
+		case jp+rowPanels <= jp1 && col+rowPanels*nr <= j.n:
+			cols = rowPanels * nr
+			rowKernel4(kc, st.a, bp, kc*nr, j.c[row*j.ldc+col:], st.accumulate)
+		case cols == nr:
+			rowKernel(kc, st.a, bp, j.c[row*j.ldc+col:], st.accumulate)
+		default:
+			rowKernel(kc, st.a, bp, s.tile[:], false)
+			j.storeTile(s.tile[:], row, 1, col, cols, st.accumulate)
+		}
+		if st.last && !j.epi.empty() {
+			// Whole tiles have no scalar tail (the epilogue is element-wise), and a partial
+			// tile is applied alone, as for the other rows.
+			j.epi.apply(j.c, j.ldc, j.n, row, 1, col, cols)
+		}
+		jp += ceilDiv(cols, nr)
+	}
+}
+
+// storeTile stores (or adds, with accumulate) the top-left rows x cols of an mr x nr tile
+// computed into scratch to C at (row, col).
+func (j *gemmJob) storeTile(tile []float32, row, rows, col, cols int, accumulate bool) {
+	for r := range rows {
+		dst := j.c[(row+r)*j.ldc+col : (row+r)*j.ldc+col+cols]
+		src := tile[r*nr : r*nr+cols]
+		if accumulate {
+			for x, v := range src {
+				dst[x] += v
+			}
+		} else {
+			copy(dst, src)
+		}
 	}
 }

@@ -111,9 +111,10 @@ plain:
 
 // func kernel1x16AVX2(k int, a *float32, lda int, b, c *float32, accumulate bool)
 //
-// The one-row variant for matrix-vector products: a steps by lda floats, b is a packed
-// micro-panel of k groups of 16 floats, and the 16 results go to c. Four accumulator pairs
-// hide the FMA latency.
+// The one-row variant: a steps by lda floats, b is a packed micro-panel of k groups of 16
+// floats, and the 16 results go to c. Each result is one chain of FMAs in k order from zero,
+// exactly as in kernel6x16AVX2, so that a row's answer does not depend on the kernel that
+// computed it (the batch size); kernel1x64AVX2 hides the chain's latency instead.
 TEXT ·kernel1x16AVX2(SB), NOSPLIT, $0-41
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -124,56 +125,19 @@ TEXT ·kernel1x16AVX2(SB), NOSPLIT, $0-41
 
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-
-	CMPQ CX, $4
-	JLT  tail1
 
 loop1:
-	VBROADCASTSS (SI), Y8
-	ADDQ         R8, SI
-	VBROADCASTSS (SI), Y9
-	ADDQ         R8, SI
-	VBROADCASTSS (SI), Y10
-	ADDQ         R8, SI
-	VBROADCASTSS (SI), Y11
-	ADDQ         R8, SI
-	VFMADD231PS  (DI), Y8, Y0
-	VFMADD231PS  32(DI), Y8, Y1
-	VFMADD231PS  64(DI), Y9, Y2
-	VFMADD231PS  96(DI), Y9, Y3
-	VFMADD231PS  128(DI), Y10, Y4
-	VFMADD231PS  160(DI), Y10, Y5
-	VFMADD231PS  192(DI), Y11, Y6
-	VFMADD231PS  224(DI), Y11, Y7
-	ADDQ         $256, DI
-	SUBQ         $4, CX
-	CMPQ         CX, $4
-	JGE          loop1
-
-tail1:
 	TESTQ        CX, CX
-	JEQ          sum1
+	JEQ          store1
 	VBROADCASTSS (SI), Y8
 	ADDQ         R8, SI
 	VFMADD231PS  (DI), Y8, Y0
 	VFMADD231PS  32(DI), Y8, Y1
 	ADDQ         $64, DI
 	DECQ         CX
-	JMP          tail1
+	JMP          loop1
 
-sum1:
-	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y1, Y1
-	VADDPS  Y6, Y4, Y4
-	VADDPS  Y7, Y5, Y5
-	VADDPS  Y4, Y0, Y0
-	VADDPS  Y5, Y1, Y1
+store1:
 	MOVBLZX accumulate+40(FP), AX
 	TESTQ   AX, AX
 	JEQ     st1
@@ -183,5 +147,77 @@ sum1:
 st1:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
+	VZEROUPPER
+	RET
+
+// func kernel1x64AVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, accumulate bool)
+//
+// One row times four packed B micro-panels, ldb floats apart: the 64 results go to c (four
+// adjacent 16-float tiles). Eight accumulators, each the same FMA chain as kernel1x16AVX2,
+// keep both FMA units busy.
+TEXT ·kernel1x64AVX2(SB), NOSPLIT, $0-49
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R9
+	SHLQ $2, R9
+	MOVQ c+40(FP), DX
+	LEAQ (DI)(R9*1), R10
+	LEAQ (R10)(R9*1), R11
+	LEAQ (R11)(R9*1), R12
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+loop4:
+	TESTQ        CX, CX
+	JEQ          store4
+	VBROADCASTSS (SI), Y8
+	ADDQ         R8, SI
+	VFMADD231PS  (DI), Y8, Y0
+	VFMADD231PS  32(DI), Y8, Y1
+	VFMADD231PS  (R10), Y8, Y2
+	VFMADD231PS  32(R10), Y8, Y3
+	VFMADD231PS  (R11), Y8, Y4
+	VFMADD231PS  32(R11), Y8, Y5
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $64, DI
+	ADDQ         $64, R10
+	ADDQ         $64, R11
+	ADDQ         $64, R12
+	DECQ         CX
+	JMP          loop4
+
+store4:
+	MOVBLZX accumulate+48(FP), AX
+	TESTQ   AX, AX
+	JEQ     st4
+	VADDPS  (DX), Y0, Y0
+	VADDPS  32(DX), Y1, Y1
+	VADDPS  64(DX), Y2, Y2
+	VADDPS  96(DX), Y3, Y3
+	VADDPS  128(DX), Y4, Y4
+	VADDPS  160(DX), Y5, Y5
+	VADDPS  192(DX), Y6, Y6
+	VADDPS  224(DX), Y7, Y7
+
+st4:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
 	VZEROUPPER
 	RET

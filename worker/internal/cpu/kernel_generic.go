@@ -6,6 +6,11 @@ const (
 	nr = 16
 )
 
+// rowPanels is the number of B micro-panels the one-row kernel rowKernel4 covers at once: a
+// single row's FMA chains are latency-bound, and four tiles give the FMA units eight
+// independent chains.
+const rowPanels = 4
+
 // forceGeneric makes microKernel use the portable kernel even where AVX2 is present. Tests
 // set it to check the fallback; it is never changed while kernels run.
 var forceGeneric bool
@@ -37,6 +42,14 @@ func kernelGeneric(k int, a, b, c []float32, ldc int, accumulate bool) {
 		} else {
 			copy(dst, src)
 		}
+	}
+}
+
+// rowKernel4Generic runs rowKernelGeneric on rowPanels B micro-panels ldb floats apart,
+// storing to (or adding to) adjacent 16-float tiles of c.
+func rowKernel4Generic(k int, a, b []float32, ldb int, c []float32, accumulate bool) {
+	for q := range rowPanels {
+		rowKernelGeneric(k, a, b[q*ldb:], c[q*nr:], accumulate)
 	}
 }
 

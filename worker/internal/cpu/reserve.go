@@ -28,10 +28,18 @@ func (e *Engine) ReserveConv2d(x []int, w *ConvWeights, p Conv2dParams) error {
 	defer e.mu.Unlock()
 	geo := convGeom{c: x[1], h: x[2], w: x[3], oh: oh, ow: ow, kh: w.KH, kw: w.KW, p: p}
 	ocg, cg := w.Out/w.Groups, w.InPerGroup
-	_, sb, shift := convPath(w, &geo)
+	run := convRun{w: w, geo: geo}
+	_, run.sb, run.shift = convPath(w, &geo)
+	sb := &run.sb
 	n := oh * ow
 	r := &e.reserved
-	if shift {
+	if k := imagesPerGEMM(w, x[0], run.columns()); k > 1 {
+		n = k * run.columns()
+		r.grid = max(r.grid, ocg*n)
+		if run.shift {
+			r.padded = max(r.padded, k*sb.size(cg))
+		}
+	} else if run.shift {
 		n = gridRows(ocg, oh, sb.wq) * sb.wq
 		r.padded = max(r.padded, sb.size(cg))
 		r.grid = max(r.grid, ocg*n)
