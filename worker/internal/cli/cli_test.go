@@ -122,3 +122,24 @@ func TestServeOnGPU(t *testing.T) {
 		t.Errorf("--gpu 2 parsed as %d", gpu.ordinal)
 	}
 }
+
+func TestThreadsPerInstance(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		dev       device
+		instances int
+		want      int
+	}{
+		{name: "one instance keeps every CPU", dev: device{}, instances: 1, want: 0},
+		{name: "two instances share the CPUs", dev: device{}, instances: 2, want: 8},
+		{name: "more instances than CPUs get a thread each", dev: device{}, instances: 40, want: 1},
+		{name: "explicit threads are kept", dev: device{threads: 3}, instances: 2, want: 3},
+		{name: "a GPU device is left alone", dev: device{gpu: true}, instances: 2, want: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.dev.perInstance(tc.instances, 16).threads; got != tc.want {
+				t.Errorf("threads %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

@@ -55,6 +55,16 @@ func resolveDevice(cmd, flagValue string, threads int, c *CUDA) (device, error) 
 	return d, fmt.Errorf("%s: --device %q is not auto, cpu or cuda", cmd, flagValue)
 }
 
+// perInstance returns d for each of n instances of a model: without --threads, the CPUs are
+// shared out among the instances (at least one thread each) rather than every instance
+// starting a thread per CPU, which would oversubscribe them n times.
+func (d device) perInstance(n, cpus int) device {
+	if d.threads == 0 && !d.gpu && n > 1 {
+		d.threads = max(1, cpus/n)
+	}
+	return d
+}
+
 // String names the device: cpu or cuda.
 func (d device) String() string {
 	if d.gpu {

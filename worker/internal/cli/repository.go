@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/torchgate/torchgate/worker/internal/engine"
 	"github.com/torchgate/torchgate/worker/internal/repository"
@@ -20,8 +21,9 @@ func loadRepository(dir string, dev device) ([]serve.ModelVersion, []*engine.Mod
 		cfg := m.Config.WithDefaults()
 		for _, v := range m.Versions {
 			mv := serve.ModelVersion{Name: m.Name, Version: v.Number, Config: m.Config}
+			idev := dev.perInstance(cfg.Instances, runtime.NumCPU())
 			for range cfg.Instances {
-				em, err := dev.load(v.Path)
+				em, err := idev.load(v.Path)
 				if err != nil {
 					closeModels(loaded)
 					return nil, nil, fmt.Errorf("serve: model %s version %d: %w", m.Name, v.Number, err)

@@ -60,7 +60,7 @@ func parseServeFlags(args []string, c *CUDA) (serveFlags, error) {
 	fs.StringVar(&f.repo, "model-repository", "", "model repository: DIR/<model>/<version>/model.pt, optional DIR/<model>/config.yaml")
 	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8000", "REST listen address (API and /metrics)")
 	fs.StringVar(&f.grpcAddr, "grpc", "127.0.0.1:8001", "gRPC listen address")
-	addDeviceFlags(fs, c, &devFlag, &threads, "kernel threads per model instance (0: all CPUs)")
+	addDeviceFlags(fs, c, &devFlag, &threads, "kernel threads per model instance (0: the CPUs shared out among a model's instances)")
 	trusted := fs.String("trusted-peers", "127.0.0.1/32,::1/128", "CIDRs whose x-torchgate-* headers are trusted (Envoy)")
 	untrusted := fs.String("untrusted-identity", "ignore", "x-torchgate-* headers from other peers: ignore (anonymous) or reject (403)")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", serve.DefaultMaxBodyBytes, "largest request body (413 beyond)")

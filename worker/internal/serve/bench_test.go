@@ -89,15 +89,15 @@ func newBenchClient(b *testing.B, ts *testServer, proto, model string, x engine.
 	}
 }
 
-// runLoad sends b.N requests from conc concurrent clients and reports throughput and the
-// latency percentiles.
+// runLoad sends b.N requests from conc concurrent clients and reports throughput, the
+// latency percentiles and the process's CPU time per request (clients included).
 func runLoad(b *testing.B, conc int, send benchClient) {
 	send(b) // warm: builds the engine's program for this shape
 	lat := make([]time.Duration, b.N)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPUSeconds()
 	for range conc {
 		wg.Go(func() {
 			for {
@@ -115,6 +115,7 @@ func runLoad(b *testing.B, conc int, send benchClient) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	reportLatency(b, lat, elapsed)
+	b.ReportMetric((processCPUSeconds()-cpu0)/float64(b.N)*1e3, "cpu-ms/req")
 }
 
 // reportLatency reports req/s, p50 and p99.
@@ -181,19 +182,24 @@ func BenchmarkServe(b *testing.B) {
 }
 
 // BenchmarkBatching compares dynamic batching with batch-1 serving at concurrency 32 over
-// gRPC.
+// gRPC, each with one instance using every CPU and with one single-threaded instance per
+// CPU.
 func BenchmarkBatching(b *testing.B) {
+	cpus := runtime.NumCPU()
 	for _, m := range benchModels[1:] {
 		for _, mode := range []struct {
-			name string
-			cfg  repository.Config
+			name    string
+			cfg     repository.Config
+			threads int
 		}{
 			{name: "batch1", cfg: repository.Config{MaxBatchSize: 1}},
+			{name: "batch1/" + strconv.Itoa(cpus) + "x1thread", cfg: repository.Config{MaxBatchSize: 1, Instances: cpus}, threads: 1},
 			{name: "dynamic8", cfg: repository.Config{MaxBatchSize: 8}},
+			{name: "dynamic8/" + strconv.Itoa(cpus) + "x1thread", cfg: repository.Config{MaxBatchSize: 8, Instances: cpus}, threads: 1},
 			{name: "dynamic32", cfg: repository.Config{MaxBatchSize: 32}},
 		} {
 			b.Run(m.name+"/"+mode.name, func(b *testing.B) {
-				ts, x := startBench(b, m, mode.cfg, 0)
+				ts, x := startBench(b, m, mode.cfg, mode.threads)
 				runLoad(b, 32, newBenchClient(b, ts, "grpc", m.name, x))
 				items := counterValue(b, ts.reg, "torchgate_inference_count_total", nil)
 				execs := counterValue(b, ts.reg, "torchgate_inference_exec_count_total", nil)
