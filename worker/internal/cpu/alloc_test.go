@@ -70,7 +70,7 @@ func TestWarmCallsAllocateNothing(t *testing.T) {
 		{"cat", func() error { return Cat(cat, []*tensor.Tensor{mm, mm}, 1) }},
 		{"embedding", func() error { return Embedding(emb, ids, table) }},
 		{"max pool", func() error {
-			return MaxPool2d(pooled, x, Pool2dParams{KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
+			return e.MaxPool2d(pooled, x, Pool2dParams{KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
 		}},
 		{"attention", func() error { return e.ScaledDotProductAttention(att, q, q, q, AttentionOptions{Causal: true}) }},
 	} {

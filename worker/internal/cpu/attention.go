@@ -109,7 +109,7 @@ func (j *attentionJob) do(w, t int) {
 	scores := ws.rows
 	ws.da = denseA{data: j.q[(b*j.l+r0)*j.e:], ld: max(j.e, 1), m: rows, alpha: j.scale}
 	ws.db = denseB{data: j.k[b*j.s*j.e:], ld: max(j.e, 1), n: j.s, trans: true}
-	gemmSerial(j.scratch, w, rows, j.s, j.e, &ws.da, &ws.db, 0, scores, max(j.s, 1))
+	gemmSerial(j.scratch, w, rows, j.s, j.e, &ws.da, nil, &ws.db, 0, scores, max(j.s, 1), nil)
 	moff := 0
 	if j.mstrides != nil {
 		rem := b
@@ -141,7 +141,7 @@ func (j *attentionJob) do(w, t int) {
 	}
 	ws.da = denseA{data: scores, ld: max(j.s, 1), m: rows, alpha: 1}
 	ws.db = denseB{data: j.v[b*j.s*j.ev:], ld: max(j.ev, 1), n: j.ev}
-	gemmSerial(j.scratch, w, rows, j.ev, j.s, &ws.da, &ws.db, 0, j.out[(b*j.l+r0)*j.ev:], max(j.ev, 1))
+	gemmSerial(j.scratch, w, rows, j.ev, j.s, &ws.da, nil, &ws.db, 0, j.out[(b*j.l+r0)*j.ev:], max(j.ev, 1), nil)
 	ws.da, ws.db = denseA{}, denseB{}
 }
 

@@ -218,3 +218,82 @@ func TestActivateRowsDoNotDependOnBatch(t *testing.T) {
 		})
 	}
 }
+
+// TestConv2dImageParallelMatchesOneThread checks that a batch Conv2d splits across threads
+// by whole images (or groups of images sharing a GEMM), each run alone, gives the bits that
+// one thread gives, on every GEMM path. A batch of 5 on two threads runs 4 images (or 2 of 3
+// groups) image-parallel and the rest on the whole pool.
+func TestConv2dImageParallelMatchesOneThread(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		c, h, w, oc, k int
+		groups         int
+		p              Conv2dParams
+		path           string // "shift", "im2col" or "pointwise"
+		shared         bool   // several images share one GEMM
+	}{
+		{name: "3x3 shifted in bands, weights taller than a block", c: 4, h: 40, w: 40, oc: mcBlock + 6, k: 3, p: Conv2dParams{PadH: 1, PadW: 1}, path: "shift"},
+		{name: "3x3 stride 2 phases", c: 4, h: 20, w: 40, oc: 13, k: 3, p: Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, path: "shift"},
+		{name: "3x3 shifted, small planes", c: 8, h: 2, w: 40, oc: 16, k: 3, p: Conv2dParams{PadH: 1, PadW: 1}, path: "shift", shared: true},
+		{name: "im2col", c: 3, h: 12, w: 11, oc: 7, k: 3, p: Conv2dParams{PadH: 1, PadW: 1}, path: "im2col"},
+		{name: "im2col, small planes", c: 6, h: 5, w: 5, oc: 8, k: 3, p: Conv2dParams{PadH: 1, PadW: 1, DilationH: 2, DilationW: 2}, path: "im2col", shared: true},
+		{name: "pointwise", c: 9, h: 12, w: 12, oc: 19, k: 1, path: "pointwise"},
+		{name: "pointwise, small planes", c: 9, h: 6, w: 7, oc: 19, k: 1, path: "pointwise", shared: true},
+		{name: "grouped", c: 6, h: 12, w: 12, oc: 9, k: 3, groups: 3, p: Conv2dParams{PadH: 1, PadW: 1}, path: "im2col"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const batch = 5
+			r := rand.New(rand.NewPCG(uint64(tc.h), uint64(tc.oc)))
+			groups := max(tc.groups, 1)
+			cw, err := PackConv2d(randTensor(r, tc.oc, tc.c/groups, tc.k, tc.k), tc.groups, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oh, ow, err := cw.OutputSize(tc.h, tc.w, tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			geo := convGeom{c: tc.c, h: tc.h, w: tc.w, oh: oh, ow: ow, kh: tc.k, kw: tc.k, p: tc.p.withDefaults()}
+			run := convRun{w: cw, geo: geo}
+			pointwise, sb, shift := convPath(cw, &geo)
+			run.sb, run.shift = sb, shift
+			path := map[bool]string{true: "shift", false: "im2col"}[shift]
+			if pointwise {
+				path = "pointwise"
+			}
+			if shared := imagesPerGEMM(cw, batch, run.columns()) > 1; path != tc.path || shared != tc.shared {
+				t.Fatalf("the case takes path %s, shared GEMMs %v; want %s, %v", path, shared, tc.path, tc.shared)
+			}
+			x := randTensor(r, batch, tc.c, tc.h, tc.w)
+			out := tc.oc * oh * ow
+			epi := &Epilogue{BiasAxis: BiasPerRow, Bias: randSlice(r, tc.oc), Residual: randSlice(r, batch*out), Act: ActGELU}
+			conv := func(e *Engine, i0, n int) []float32 {
+				xt, _ := tensor.FromData(x.Data[i0*tc.c*tc.h*tc.w:(i0+n)*tc.c*tc.h*tc.w], n, tc.c, tc.h, tc.w)
+				dst, _ := tensor.New(n, tc.oc, oh, ow)
+				ep := *epi
+				ep.Residual = epi.Residual[i0*out : (i0+n)*out]
+				if err := e.Conv2d(dst, xt, cw, tc.p, &ep); err != nil {
+					t.Fatal(err)
+				}
+				return dst.Data
+			}
+			one, two := newEngine(t, 1), newEngine(t, 2)
+			for _, kernel := range []string{"auto", "generic"} {
+				t.Run(kernel, func(t *testing.T) {
+					check := func() {
+						want := conv(one, 0, batch)
+						assertSameBits(t, "batch on two threads", conv(two, 0, batch), want)
+						for i := range batch {
+							assertSameBits(t, fmt.Sprintf("image %d alone on two threads", i), conv(two, i, 1), want[i*out:(i+1)*out])
+						}
+					}
+					if kernel == "generic" {
+						withGeneric(t, check)
+						return
+					}
+					check()
+				})
+			}
+		})
+	}
+}

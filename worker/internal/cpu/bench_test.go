@@ -135,12 +135,13 @@ func BenchmarkElementwise(b *testing.B) {
 // 64 x 112 x 112 output of its first convolution.
 func BenchmarkMaxPool2dResNet(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
+	e := newEngine(b, 1)
 	x := randTensor(r, 1, 64, 112, 112)
 	dst := randTensor(r, 1, 64, 56, 56)
 	p := Pool2dParams{KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}
 	b.SetBytes(int64(4 * len(x.Data)))
 	for b.Loop() {
-		if err := MaxPool2d(dst, x, p); err != nil {
+		if err := e.MaxPool2d(dst, x, p); err != nil {
 			b.Fatal(err)
 		}
 	}

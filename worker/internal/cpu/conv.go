@@ -111,8 +111,10 @@ func convOutSize(in, k, stride, pad, dil int) int {
 // convolution runs as one GEMM per image and group whose B panels are gathered from the image
 // as they are packed (im2col without the column buffer; 1x1 stride-1 convolutions read the
 // image directly); small images of a convolution without groups share one GEMM, several
-// side by side (see imagesPerGEMM); depthwise convolutions run a direct kernel. An image's
-// result does not depend on the others in the batch, to the bit.
+// side by side (see imagesPerGEMM); depthwise convolutions run a direct kernel. With several
+// threads, a batch of two images or more is shared out among them by whole images (or groups
+// of images sharing a GEMM), each run single-threaded. An image's result does not depend on
+// the others in the batch nor on the thread count, to the bit.
 func (e *Engine) Conv2d(dst, x *tensor.Tensor, w *ConvWeights, p Conv2dParams, epi *Epilogue) error {
 	p = p.withDefaults()
 	if x.Rank() != 4 || x.Validate() != nil || x.Shape[1] != w.InPerGroup*w.Groups {
@@ -142,21 +144,38 @@ func (e *Engine) Conv2d(dst, x *tensor.Tensor, w *ConvWeights, p Conv2dParams, e
 		*j = depthwiseJob{}
 		return nil
 	}
-	r := convRun{dst: dst, x: x, w: w, geo: geo, epi: epi}
+	j := &e.conv
+	*j = convJob{e: e, r: convRun{dst: dst, x: x, w: w, geo: geo, epi: epi}, n: n}
+	r := &j.r
 	r.pointwise, r.sb, r.shift = convPath(w, &geo)
-	step := imagesPerGEMM(w, n, r.columns())
-	for i0 := 0; i0 < n; {
-		if k := min(step, n-i0); k > 1 {
-			e.convImages(&r, i0, k)
-			i0 += k
-			continue
+	j.step = imagesPerGEMM(w, n, r.columns())
+	units := ceilDiv(n, j.step)
+	if t := e.pool.threads; t > 1 && n > 1 {
+		// Whole units per worker, each run alone: no synchronisation inside them. Images that
+		// would share one GEMM are split into at least one unit per thread, and the units
+		// left over once every thread has had as many run on the whole pool.
+		j.step = min(j.step, max(1, n/t))
+		units = ceilDiv(n, j.step)
+		if alone := units - units%t; alone > 0 {
+			for i := range e.scratch {
+				// B packed whole by a worker alone takes what ReserveConv2d asked for.
+				e.scratch[i].bpack = grow(e.scratch[i].bpack, e.reserved.bpack)
+			}
+			j.alone = true
+			e.pool.run(alone, j)
+			j.alone = false
+			j.first = alone
+			units -= alone
 		}
-		for g := range w.Groups {
-			e.convImage(&r, i0, g)
-		}
-		i0++
 	}
-	e.db, e.im2col, e.shift, e.copyOut, e.cepi = denseB{}, im2colB{}, shiftB{}, copyOutJob{}, Epilogue{}
+	for u := range units {
+		j.do(0, u)
+	}
+	for i := range e.scratch {
+		s := &e.scratch[i].conv
+		s.db, s.im2col, s.shift, s.copyOut, s.cepi = denseB{}, im2colB{}, shiftB{}, copyOutJob{}, Epilogue{}
+	}
+	*j = convJob{}
 	return nil
 }
 
@@ -180,6 +199,59 @@ func (r *convRun) columns() int {
 	return r.geo.oh * r.geo.ow
 }
 
+// convJob runs the n images of a Conv2d call in units of step images (the last may be
+// short): one GEMM per image and group when step is 1, else one per unit. Task t runs unit
+// first+t; with alone, on its worker only, else on the whole pool (from worker 0).
+type convJob struct {
+	e              *Engine
+	r              convRun
+	n, step, first int
+	alone          bool
+}
+
+func (j *convJob) do(w, t int) {
+	i0 := (j.first + t) * j.step
+	if k := min(j.step, j.n-i0); k > 1 {
+		j.e.convImages(&j.r, w, j.alone, i0, k)
+		return
+	}
+	for g := range j.r.w.Groups {
+		j.e.convImage(&j.r, w, j.alone, i0, g)
+	}
+}
+
+// convScratch holds the B operand of one convolution GEMM and the buffers around it.
+type convScratch struct {
+	db      denseB
+	im2col  im2colB
+	shift   shiftB
+	cepi    Epilogue // the epilogue for one image and group
+	copyOut copyOutJob
+	padded  []float32 // phase images
+	grid    []float32 // the result on the phase grid
+}
+
+// convGemm runs a convolution GEMM (A prepacked, C overwritten) on worker w alone or on the
+// whole pool. e.mu must be held.
+func (e *Engine) convGemm(w int, alone bool, m, n, k int, a []float32, b panelSource, c []float32, ldc int, epi *Epilogue) {
+	if alone {
+		gemmSerial(e.scratch, w, m, n, k, nil, a, b, 0, c, ldc, epi)
+		return
+	}
+	e.gemmParallel(m, n, k, nil, a, b, nil, 0, c, ldc, epi)
+}
+
+// convTasks runs tasks 0..n-1 of job on worker w alone or on the whole pool.
+func (e *Engine) convTasks(w int, alone bool, n int, job tasker) {
+	if !alone {
+		e.pool.run(n, job)
+		return
+	}
+	for t := range n {
+		job.do(w, t)
+	}
+}
+
 // Images that take fewer than smallImage GEMM columns share GEMMs, up to about
 // imageColumns columns each: the packed weights are then read once per group of images
 // rather than once per image, and the threads share out one GEMM instead of one per image.
@@ -201,89 +273,94 @@ func imagesPerGEMM(w *ConvWeights, n, columns int) int {
 	return min(n, imageColumns/max(columns, 1))
 }
 
-// convImage runs group g of image img as its own GEMM. e.mu must be held.
-func (e *Engine) convImage(r *convRun, img, g int) {
-	w, geo, epi := r.w, &r.geo, r.epi
+// convImage runs group g of image img as its own GEMM, on worker w alone or on the whole
+// pool, with worker w's convolution scratch. e.mu must be held.
+func (e *Engine) convImage(r *convRun, w int, alone bool, img, g int) {
+	cw, geo, epi := r.w, &r.geo, r.epi
+	s := &e.scratch[w].conv
 	c, h, wd, oh, ow := geo.c, geo.h, geo.w, geo.oh, geo.ow
-	ocg, cg := w.Out/w.Groups, w.InPerGroup
-	k := cg * w.KH * w.KW
+	ocg, cg := cw.Out/cw.Groups, cw.InPerGroup
+	k := cg * cw.KH * cw.KW
 	plane := oh * ow
 	size := packedSize(ocg, mr, k)
+	a := cw.packed[g*size : (g+1)*size]
 	in := r.x.Data[(img*c+g*cg)*h*wd : (img*c+(g+1)*cg)*h*wd]
 	var b panelSource
 	switch {
 	case r.pointwise:
-		e.db = denseB{data: in, ld: plane, n: plane}
-		b = &e.db
+		s.db = denseB{data: in, ld: plane, n: plane}
+		b = &s.db
 	case r.shift:
-		e.shift = r.sb
-		e.padded = grow(e.padded, max(r.sb.size(cg), e.reserved.padded))[:r.sb.size(cg)]
-		e.shift.phases = e.padded
-		e.shift.fill(e.padded, in, cg, geo)
-		b = &e.shift
+		s.shift = r.sb
+		s.padded = grow(s.padded, max(r.sb.size(cg), e.reserved.padded))[:r.sb.size(cg)]
+		s.shift.phases = s.padded
+		s.shift.fill(s.padded, in, cg, geo)
+		b = &s.shift
 	default:
-		e.im2col = im2colB{x: in, g: *geo}
-		b = &e.im2col
+		s.im2col = im2colB{x: in, g: *geo}
+		b = &s.im2col
 	}
-	out := r.dst.Data[(img*w.Out+g*ocg)*plane : (img*w.Out+(g+1)*ocg)*plane]
+	out := r.dst.Data[(img*cw.Out+g*ocg)*plane : (img*cw.Out+(g+1)*ocg)*plane]
 	if !r.shift {
 		var sub *Epilogue
 		if !epi.empty() {
-			e.cepi = Epilogue{BiasAxis: BiasPerRow, Act: epi.Act}
+			s.cepi = Epilogue{BiasAxis: BiasPerRow, Act: epi.Act}
 			if epi.Bias != nil {
-				e.cepi.Bias = epi.Bias[g*ocg : (g+1)*ocg]
+				s.cepi.Bias = epi.Bias[g*ocg : (g+1)*ocg]
 			}
 			if epi.Residual != nil {
-				e.cepi.Residual = epi.Residual[(img*w.Out+g*ocg)*plane:]
+				s.cepi.Residual = epi.Residual[(img*cw.Out+g*ocg)*plane:]
 			}
-			sub = &e.cepi
+			sub = &s.cepi
 		}
-		e.gemmParallel(ocg, plane, k, nil, w.packed[g*size:(g+1)*size], b, nil, 0, out, plane, sub)
+		e.convGemm(w, alone, ocg, plane, k, a, b, out, plane, sub)
 		return
 	}
 	rows := gridRows(ocg, oh, r.sb.wq)
 	for y0 := 0; y0 < oh; y0 += rows {
 		ry := min(rows, oh-y0)
 		cols := ry * r.sb.wq
-		e.shift.col0, e.shift.n = y0*r.sb.wq, cols
-		e.grid = grow(e.grid, max(ocg*cols, e.reserved.grid))[:ocg*cols]
-		e.gemmParallel(ocg, cols, k, nil, w.packed[g*size:(g+1)*size], b, nil, 0, e.grid, cols, nil)
-		e.copyOut = copyOutJob{grid: e.grid, ldg: cols, out: out, channels: ocg, oh: oh, ow: ow, wq: r.sb.wq, y0: y0, rows: ry}
-		e.copyOut.epilogue(epi, g*ocg, (img*w.Out+g*ocg)*plane)
-		e.pool.run(ocg, &e.copyOut)
+		s.shift.col0, s.shift.n = y0*r.sb.wq, cols
+		s.grid = grow(s.grid, max(ocg*cols, e.reserved.grid))[:ocg*cols]
+		e.convGemm(w, alone, ocg, cols, k, a, b, s.grid, cols, nil)
+		s.copyOut = copyOutJob{grid: s.grid, ldg: cols, out: out, channels: ocg, oh: oh, ow: ow, wq: r.sb.wq, y0: y0, rows: ry}
+		s.copyOut.epilogue(epi, g*ocg, (img*cw.Out+g*ocg)*plane)
+		e.convTasks(w, alone, ocg, &s.copyOut)
 	}
 }
 
 // convImages runs images i0 to i0+k (of a convolution without groups) as one GEMM whose B
-// holds their columns side by side, into a grid copied out with the epilogue. Each output
-// element is computed exactly as convImage computes it. e.mu must be held.
-func (e *Engine) convImages(r *convRun, i0, k int) {
-	w, geo := r.w, &r.geo
+// holds their columns side by side, into a grid copied out with the epilogue, on worker w
+// alone or on the whole pool, with worker w's convolution scratch. Each output element is
+// computed exactly as convImage computes it. e.mu must be held.
+func (e *Engine) convImages(r *convRun, w int, alone bool, i0, k int) {
+	cw, geo := r.w, &r.geo
+	s := &e.scratch[w].conv
 	stride, plane := geo.c*geo.h*geo.w, geo.oh*geo.ow
 	in := r.x.Data[i0*stride : (i0+k)*stride]
 	per, wq := plane, geo.ow
 	var b panelSource
 	if r.shift {
 		size := r.sb.size(geo.c)
-		e.padded = grow(e.padded, max(k*size, e.reserved.padded))[:k*size]
+		s.padded = grow(s.padded, max(k*size, e.reserved.padded))[:k*size]
 		for i := range k {
-			r.sb.fill(e.padded[i*size:(i+1)*size], in[i*stride:(i+1)*stride], geo.c, geo)
+			r.sb.fill(s.padded[i*size:(i+1)*size], in[i*stride:(i+1)*stride], geo.c, geo)
 		}
 		per, wq = r.sb.n, r.sb.wq
-		e.shift = r.sb
-		e.shift.phases, e.shift.per, e.shift.stride, e.shift.n = e.padded, per, size, k*per
-		b = &e.shift
+		s.shift = r.sb
+		s.shift.phases, s.shift.per, s.shift.stride, s.shift.n = s.padded, per, size, k*per
+		b = &s.shift
 	} else {
-		e.im2col = im2colB{x: in, g: *geo, per: per, stride: stride, images: k}
-		b = &e.im2col
+		s.im2col = im2colB{x: in, g: *geo, per: per, stride: stride, images: k}
+		b = &s.im2col
 	}
 	cols := k * per
-	e.grid = grow(e.grid, max(w.Out*cols, e.reserved.grid))[:w.Out*cols]
-	e.gemmParallel(w.Out, cols, geo.c*w.KH*w.KW, nil, w.packed, b, nil, 0, e.grid, cols, nil)
-	e.copyOut = copyOutJob{grid: e.grid, ldg: cols, per: per, out: r.dst.Data[i0*w.Out*plane:],
-		channels: w.Out, imgStride: w.Out * plane, oh: geo.oh, ow: geo.ow, wq: wq, rows: geo.oh}
-	e.copyOut.epilogue(r.epi, 0, i0*w.Out*plane)
-	e.pool.run(k*w.Out, &e.copyOut)
+	s.grid = grow(s.grid, max(cw.Out*cols, e.reserved.grid))[:cw.Out*cols]
+	e.convGemm(w, alone, cw.Out, cols, geo.c*cw.KH*cw.KW, cw.packed, b, s.grid, cols, nil)
+	s.copyOut = copyOutJob{grid: s.grid, ldg: cols, per: per, out: r.dst.Data[i0*cw.Out*plane:],
+		channels: cw.Out, imgStride: cw.Out * plane, oh: geo.oh, ow: geo.ow, wq: wq, rows: geo.oh}
+	s.copyOut.epilogue(r.epi, 0, i0*cw.Out*plane)
+	e.convTasks(w, alone, k*cw.Out, &s.copyOut)
 }
 
 func checkConvEpilogue(epi *Epilogue, channels, numel int) error {

@@ -15,9 +15,9 @@
 // # Threads and allocation
 //
 // An [Engine] owns a fixed pool of worker goroutines and the packing scratch; the heavy
-// kernels (GEMM, linear, matmul, convolution, attention) are its methods and run one at a
-// time. With the same shapes, repeated calls allocate nothing, and neither do the element-wise,
-// normalisation and layout functions (for tensors of up to 8 dimensions).
+// kernels (GEMM, linear, matmul, convolution, attention, max pooling) are its methods and run
+// one at a time. With the same shapes, repeated calls allocate nothing, and neither do the
+// element-wise, normalisation and layout functions (for tensors of up to 8 dimensions).
 //
 // # Kernels
 //
@@ -46,12 +46,16 @@
 //
 // Convolutions run as one GEMM per image and group, except small images (ResNet's 7x7
 // planes), which share GEMMs several at a time so that the packed weights are read once per
-// batch (see imagesPerGEMM). Most use the shifted formulation
-// (conv_shift.go): the padded input is split once into stride-phase images, on which every
-// im2col row is a contiguous run, so B panels are packed by block copies; the few extra
-// columns this computes are dropped when the result is copied out (large outputs are computed
-// in bands of rows, so the grid stays small; [Engine.ReserveConv2d] sizes the scratch for a
-// whole model up front). Planes where that waste
-// would pass 15% gather im2col panels directly, 1x1 stride-1 convolutions read the input as B,
-// and depthwise convolutions run a direct kernel.
+// batch (see imagesPerGEMM). On several threads, a batch is shared out by whole images (or
+// groups of images that share a GEMM): each worker runs the GEMMs of its images alone, with
+// its own packing and scratch buffers, so that no thread waits for another inside a
+// convolution (two threads on one image lose 15–20% to synchronisation); only the images left
+// over once every thread has had as many run one at a time on the whole pool. Most
+// convolutions use the shifted formulation (conv_shift.go): the padded input is split once
+// into stride-phase images, on which every im2col row is a contiguous run, so B panels are
+// packed by block copies; the few extra columns this computes are dropped when the result is
+// copied out (large outputs are computed in bands of rows, so the grid stays small;
+// [Engine.ReserveConv2d] sizes the scratch for a whole model up front). Planes where that
+// waste would pass 15% gather im2col panels directly, 1x1 stride-1 convolutions read the
+// input as B, and depthwise convolutions run a direct kernel.
 package cpu

@@ -11,10 +11,11 @@ type Options struct {
 	Threads int
 }
 
-// Engine runs the parallel kernels (GEMM, linear, matmul, convolution, attention) on a fixed
-// pool of worker goroutines and keeps their scratch buffers between calls, so that repeated
-// calls with the same shapes allocate nothing. Its methods may be called concurrently; they
-// run one at a time. The element-wise and reduction kernels are plain functions.
+// Engine runs the parallel kernels (GEMM, linear, matmul, convolution, attention, max
+// pooling) on a fixed pool of worker goroutines and keeps their scratch buffers between
+// calls, so that repeated calls with the same shapes allocate nothing. Its methods may be
+// called concurrently; they run one at a time. The element-wise and reduction kernels are
+// plain functions.
 type Engine struct {
 	mu      sync.Mutex
 	pool    *pool
@@ -28,12 +29,8 @@ type Engine struct {
 	db      denseB
 	bmm     bmmJob
 	dw      depthwiseJob
-	im2col  im2colB
-	shift   shiftB
-	cepi    Epilogue // a convolution's epilogue for one image and group
-	copyOut copyOutJob
-	padded  []float32 // a convolution's phase images
-	grid    []float32 // its result on the phase grid
+	conv    convJob
+	maxPool maxPoolJob
 	attn    attentionJob
 	// reserved holds the sizes ReserveConv2d asked for: a shared buffer that must grow
 	// is allocated at once at that size. Guarded by mu.
@@ -49,6 +46,9 @@ type workerScratch struct {
 	rows   []float32        // attention scores / per-row temporaries
 	da     denseA           // operands of the worker's own GEMM
 	db     denseB
+	// conv is the B operand and buffers of the convolution GEMMs the worker runs alone,
+	// or, in worker 0's, of those the whole pool runs.
+	conv convScratch
 }
 
 // New returns an Engine; call Close to stop its threads.

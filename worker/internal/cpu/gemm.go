@@ -125,17 +125,25 @@ func (e *Engine) gemmParallel(m, n, k int, a panelSource, aPacked []float32, b p
 // other workers costs more than they would save.
 const serialFlops = 1 << 20
 
-// gemmSerial runs a GEMM on the calling worker w alone, packing B into that worker's scratch.
-func gemmSerial(s []workerScratch, w, m, n, k int, a panelSource, b panelSource, beta float32, c []float32, ldc int) {
+// gemmSerial runs a GEMM on the calling worker w alone, with its own scratch. Either a or
+// aPacked must be set. B is packed whole into the worker's scratch, first, when its panels
+// would otherwise be packed once per row block or when A is packed per task (so that each
+// block of A is packed once); otherwise each task packs its own panels, which stay in cache.
+func gemmSerial(s []workerScratch, w, m, n, k int, a panelSource, aPacked []float32, b panelSource,
+	beta float32, c []float32, ldc int, epi *Epilogue) {
 	if m == 0 || n == 0 {
 		return
 	}
-	s[w].bpack = grow(s[w].bpack, packedSize(n, nr, k))
-	packAll(s[w].bpack, b, n, nr, k)
-	np := ceilDiv(n, nr)
-	j := gemmJob{m: m, n: n, k: k, a: a, bPacked: s[w].bpack, c: c, ldc: ldc, beta: beta,
-		scratch: s, nJ: 1, jPer: np}
-	for t := range ceilDiv(m, mcBlock) {
+	np, nI := ceilDiv(n, nr), ceilDiv(m, mcBlock)
+	j := gemmJob{m: m, n: n, k: k, a: a, aPacked: aPacked, b: b, c: c, ldc: ldc, beta: beta, epi: epi,
+		scratch: s, jPer: min(ncPanels, np)}
+	if nI > 1 || aPacked == nil {
+		s[w].bpack = grow(s[w].bpack, packedSize(n, nr, k))
+		packAll(s[w].bpack, b, n, nr, k)
+		j.bPacked, j.jPer = s[w].bpack, np
+	}
+	j.nJ = ceilDiv(np, j.jPer)
+	for t := range nI * j.nJ {
 		j.do(w, t)
 	}
 }

@@ -100,7 +100,7 @@ func TestGoldenAgainstPyTorch(t *testing.T) {
 					err = e.Conv2d(got, in[0], w, cp, &Epilogue{Bias: in[2].Data})
 				}
 			case "max_pool2d":
-				err = MaxPool2d(got, in[0], Pool2dParams{KernelH: p.K, KernelW: p.K, StrideH: p.Stride, StrideW: p.Stride,
+				err = e.MaxPool2d(got, in[0], Pool2dParams{KernelH: p.K, KernelW: p.K, StrideH: p.Stride, StrideW: p.Stride,
 					PadH: p.Pad, PadW: p.Pad, DilationH: p.Dil, DilationW: p.Dil, CeilMode: p.Ceil})
 			case "avg_pool2d":
 				tol = 1e-5

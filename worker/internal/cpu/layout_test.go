@@ -108,6 +108,7 @@ func TestCatSliceSelect(t *testing.T) {
 }
 
 func TestPoolRejectsBadParameters(t *testing.T) {
+	e := newEngine(t, 1)
 	x := iotaTensor(1, 1, 4, 4)
 	dst, _ := tensor.New(1, 1, 2, 2)
 	for _, tc := range []struct {
@@ -121,7 +122,7 @@ func TestPoolRejectsBadParameters(t *testing.T) {
 		{name: "wrong destination", p: Pool2dParams{KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2}, want: ErrShape},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := MaxPool2d(dst, x, tc.p); !errors.Is(err, tc.want) {
+			if err := e.MaxPool2d(dst, x, tc.p); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})

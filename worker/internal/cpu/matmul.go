@@ -108,7 +108,7 @@ func (j *bmmJob) do(w, t int) {
 	s := &j.scratch[w]
 	s.da = denseA{data: j.a[ao:], ld: max(j.k, 1), m: j.m, alpha: 1}
 	s.db = denseB{data: j.b[bo:], ld: max(j.n, 1), n: j.n}
-	gemmSerial(j.scratch, w, j.m, j.n, j.k, &s.da, &s.db, 0, j.c[t*j.m*j.n:], max(j.n, 1))
+	gemmSerial(j.scratch, w, j.m, j.n, j.k, &s.da, nil, &s.db, 0, j.c[t*j.m*j.n:], max(j.n, 1), nil)
 }
 
 func allZero(s []int) bool {

@@ -100,34 +100,50 @@ func checkPool(dst, x *tensor.Tensor, p Pool2dParams, isMax bool) (planes, h, w,
 
 // MaxPool2d computes torch.nn.functional.max_pool2d(x, kernel, stride, padding, dilation,
 // ceil_mode) for x [N, C, H, W] or [C, H, W]: padding counts as −Inf and a NaN in the window
-// wins, as in PyTorch.
-func MaxPool2d(dst, x *tensor.Tensor, p Pool2dParams) error {
+// wins, as in PyTorch. The planes are shared out among the engine's threads.
+func (e *Engine) MaxPool2d(dst, x *tensor.Tensor, p Pool2dParams) error {
 	planes, h, w, oh, ow, err := checkPool(dst, x, p, true)
 	if err != nil {
 		return err
 	}
-	p = p.withDefaults()
-	for pl := range planes {
-		in := x.Data[pl*h*w : (pl+1)*h*w]
-		out := dst.Data[pl*oh*ow : (pl+1)*oh*ow]
-		for oy := range oh {
-			y0 := oy*p.StrideH - p.PadH
-			k0, k1 := validTaps(y0, p.DilationH, p.KernelH, h)
-			for ox := range ow {
-				x0 := ox*p.StrideW - p.PadW
-				j0, j1 := validTaps(x0, p.DilationW, p.KernelW, w)
-				best := float32(math.Inf(-1))
-				for ki := k0; ki < k1; ki++ {
-					row := in[(y0+ki*p.DilationH)*w:]
-					for kj := j0; kj < j1; kj++ {
-						best = max(best, row[x0+kj*p.DilationW]) // NaN wins, as in PyTorch
-					}
+	if err := e.lock(); err != nil {
+		return err
+	}
+	defer e.mu.Unlock()
+	j := &e.maxPool
+	*j = maxPoolJob{x: x.Data, y: dst.Data, h: h, w: w, oh: oh, ow: ow, p: p.withDefaults()}
+	e.pool.run(planes, j)
+	*j = maxPoolJob{}
+	return nil
+}
+
+// maxPoolJob runs max pooling, one plane per task.
+type maxPoolJob struct {
+	x, y         []float32
+	h, w, oh, ow int
+	p            Pool2dParams
+}
+
+func (j *maxPoolJob) do(_, t int) {
+	p, h, w, oh, ow := &j.p, j.h, j.w, j.oh, j.ow
+	in := j.x[t*h*w : (t+1)*h*w]
+	out := j.y[t*oh*ow : (t+1)*oh*ow]
+	for oy := range oh {
+		y0 := oy*p.StrideH - p.PadH
+		k0, k1 := validTaps(y0, p.DilationH, p.KernelH, h)
+		for ox := range ow {
+			x0 := ox*p.StrideW - p.PadW
+			j0, j1 := validTaps(x0, p.DilationW, p.KernelW, w)
+			best := float32(math.Inf(-1))
+			for ki := k0; ki < k1; ki++ {
+				row := in[(y0+ki*p.DilationH)*w:]
+				for kj := j0; kj < j1; kj++ {
+					best = max(best, row[x0+kj*p.DilationW]) // NaN wins, as in PyTorch
 				}
-				out[oy*ow+ox] = best
 			}
+			out[oy*ow+ox] = best
 		}
 	}
-	return nil
 }
 
 // validTaps returns the range [k0, k1) of window taps k whose position start + k·dil lies in

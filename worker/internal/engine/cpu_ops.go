@@ -91,7 +91,7 @@ func (p *cpuProgram) compile(n *graph.Node) (func() error, error) {
 		prm := cpu.Pool2dParams{KernelH: a.KernelH, KernelW: a.KernelW, StrideH: a.StrideH, StrideW: a.StrideW,
 			PadH: a.PadH, PadW: a.PadW, DilationH: a.DilationH, DilationW: a.DilationW, CeilMode: a.CeilMode, CountIncludePad: a.CountIncludePad}
 		if n.Op == graph.OpMaxPool2d {
-			return func() error { return cpu.MaxPool2d(dst, x, prm) }, nil
+			return func() error { return e.MaxPool2d(dst, x, prm) }, nil
 		}
 		return func() error { return cpu.AvgPool2d(dst, x, prm) }, nil
 	case graph.OpAdaptiveAvgPool2d:
