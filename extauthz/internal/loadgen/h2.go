@@ -74,7 +74,8 @@ func dialH2(addr string) (*h2Conn, error) {
 	}
 	c.header = hb.Bytes()
 
-	if _, err := c.bw.WriteString(http2.ClientPreface); err == nil {
+	_, err = c.bw.WriteString(http2.ClientPreface)
+	if err == nil {
 		err = c.fr.WriteSettings()
 	}
 	if err == nil {
