@@ -52,7 +52,9 @@ func startCluster(t *testing.T) []string {
 		}
 		addrs, nodes = append(addrs, addr), append(nodes, c)
 	}
-	waitUntil(t, "the cluster is formed", func() bool {
+	// Gossip forms the cluster in about a second when idle, but a CI machine running every
+	// package's race-enabled tests at once can take much longer.
+	waitLong(t, "the cluster is formed", func() bool {
 		for _, c := range nodes {
 			info, err := c.ClusterInfo(context.Background()).Result()
 			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:3") {

@@ -62,10 +62,25 @@ func (h *pipelineHook) pipelines() []int {
 // waitUntil polls cond for up to 5 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+	waitFor(t, what, 5*time.Second, cond)
+}
+
+// waitLong is waitUntil for what may take long on a loaded machine.
+func waitLong(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	waitFor(t, what, 60*time.Second, cond)
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	start := time.Now()
+	for deadline := start.Add(timeout); !cond(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
+			t.Fatalf("timed out after %v waiting until %s", timeout, what)
 		}
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Logf("waited %v until %s", took.Round(time.Millisecond), what)
 	}
 }
 
