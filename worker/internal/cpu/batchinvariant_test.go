@@ -151,15 +151,7 @@ func TestConv2dImagesDoNotDependOnBatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const batch = 13
 			r := rand.New(rand.NewPCG(uint64(tc.c), uint64(tc.oc)))
-			groups := max(tc.groups, 1)
-			cw, err := PackConv2d(randTensor(r, tc.oc, tc.c/groups, tc.k, tc.k), tc.groups, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			oh, ow, err := cw.OutputSize(tc.h, tc.w, tc.p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cw, oh, ow := randConv(t, r, tc.oc, tc.c, tc.k, tc.groups, tc.h, tc.w, tc.p)
 			x := randTensor(r, batch, tc.c, tc.h, tc.w)
 			res := randSlice(r, batch*tc.oc*oh*ow)
 			epi := &Epilogue{BiasAxis: BiasPerRow, Act: cmp.Or(tc.act, ActReLU)}
@@ -244,15 +236,7 @@ func TestConv2dImageParallelMatchesOneThread(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const batch = 5
 			r := rand.New(rand.NewPCG(uint64(tc.h), uint64(tc.oc)))
-			groups := max(tc.groups, 1)
-			cw, err := PackConv2d(randTensor(r, tc.oc, tc.c/groups, tc.k, tc.k), tc.groups, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			oh, ow, err := cw.OutputSize(tc.h, tc.w, tc.p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cw, oh, ow := randConv(t, r, tc.oc, tc.c, tc.k, tc.groups, tc.h, tc.w, tc.p)
 			geo := convGeom{c: tc.c, h: tc.h, w: tc.w, oh: oh, ow: ow, kh: tc.k, kw: tc.k, p: tc.p.withDefaults()}
 			run := convRun{w: cw, geo: geo}
 			pointwise, sb, shift := convPath(cw, &geo)
@@ -296,4 +280,18 @@ func TestConv2dImageParallelMatchesOneThread(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randConv packs random weights for an oc x c/groups x k x k convolution and returns them with
+// the output size for an h x w input.
+func randConv(t *testing.T, r *rand.Rand, oc, c, k, groups, h, w int, p Conv2dParams) (cw *ConvWeights, oh, ow int) {
+	t.Helper()
+	cw, err := PackConv2d(randTensor(r, oc, c/max(groups, 1), k, k), groups, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oh, ow, err = cw.OutputSize(h, w, p); err != nil {
+		t.Fatal(err)
+	}
+	return cw, oh, ow
 }
