@@ -244,15 +244,7 @@ func (p *parser) contextEntry(b []byte) error {
 	if err != nil {
 		return err
 	}
-	// Only the policy keys are kept; naming them with constants spares an allocation per key.
-	switch string(key) {
-	case policy.KeyScope:
-		p.r.context.Set(policy.KeyScope, string(value))
-	case policy.KeyModel:
-		p.r.context.Set(policy.KeyModel, string(value))
-	case policy.KeyCost:
-		p.r.context.Set(policy.KeyCost, string(value))
-	}
+	p.r.context.Set(key, value)
 	return nil
 }
 

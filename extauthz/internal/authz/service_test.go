@@ -86,7 +86,7 @@ func TestReasonCodes(t *testing.T) {
 			}
 			r := wireRequest(t, httpRequest(&authv3.AttributeContext_HttpRequest{Method: "POST", Path: tc.path, Headers: h}))
 			for k, v := range tc.ext {
-				r.context.Set(k, v)
+				r.context.Set([]byte(k), []byte(v))
 			}
 			d := s.decide(context.Background(), s.policy.Load(), &r)
 			if d.Reason != tc.wantReason {

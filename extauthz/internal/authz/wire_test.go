@@ -38,7 +38,7 @@ func oracleRequest(cr *authv3.CheckRequest) request {
 		r.source = sa.GetAddress()
 	}
 	for k, v := range attrs.GetContextExtensions() {
-		r.context.Set(k, v)
+		r.context.Set([]byte(k), []byte(v))
 	}
 	add := func(name string, value []byte) {
 		name = oracleLower(name)

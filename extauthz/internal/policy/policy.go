@@ -83,16 +83,17 @@ type Context struct {
 	HasScope, HasModel, HasCost bool
 }
 
-// Set records one context_extensions entry; a key that is not a policy key is ignored. As in a
-// protobuf map, a later entry with the same key replaces an earlier one.
-func (c *Context) Set(key, value string) {
-	switch key {
+// Set records one context_extensions entry, as the bytes of the received message; a key that
+// is not a policy key is ignored (and nothing of it is copied). As in a protobuf map, a later
+// entry with the same key replaces an earlier one.
+func (c *Context) Set(key, value []byte) {
+	switch string(key) {
 	case KeyScope:
-		c.Scope, c.HasScope = value, true
+		c.Scope, c.HasScope = string(value), true
 	case KeyModel:
-		c.Model, c.HasModel = value, true
+		c.Model, c.HasModel = string(value), true
 	case KeyCost:
-		c.Cost, c.HasCost = value, true
+		c.Cost, c.HasCost = string(value), true
 	}
 }
 

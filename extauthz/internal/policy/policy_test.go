@@ -69,16 +69,16 @@ func TestResolveUnmatchedAuthenticated(t *testing.T) {
 func contextOf(ext map[string]string) Context {
 	var c Context
 	for k, v := range ext {
-		c.Set(k, v)
+		c.Set([]byte(k), []byte(v))
 	}
 	return c
 }
 
 func TestContextSetKeepsOnlyPolicyKeys(t *testing.T) {
 	var c Context
-	c.Set("tenant", "x")
-	c.Set(KeyCost, "2")
-	c.Set(KeyCost, "3")
+	c.Set([]byte("tenant"), []byte("x"))
+	c.Set([]byte(KeyCost), []byte("2"))
+	c.Set([]byte(KeyCost), []byte("3"))
 	if c != (Context{Cost: "3", HasCost: true}) {
 		t.Errorf("context = %+v", c)
 	}
