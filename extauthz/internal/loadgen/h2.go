@@ -8,8 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
-	"sync/atomic"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"golang.org/x/net/http2"
@@ -21,32 +20,39 @@ import (
 // length-prefixed message, grpc-status trailers, flow control), but each call costs a fraction
 // of grpc-go's client CPU, as Envoy's C++ client does. On two shared cores the generator's
 // CPU is CPU the measured server does not get.
+//
+// It works as Envoy's worker does, in one event loop (see run): one goroutine reads what the
+// server sent, completes those calls, starts the next ones and writes them all at once when it
+// has read everything that had arrived — no goroutine hand-off per call, and one write system
+// call for the calls that one read completed.
 type h2Conn struct {
 	conn   net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	fr     *http2.Framer
 	header []byte // the request's HPACK block, stateless (no dynamic table), sent on every call
 
-	queued     atomic.Int32 // writers waiting for wmu: the last one out flushes, so concurrent calls share a write syscall
-	wmu        sync.Mutex   // guards the writer side below
-	bw         *bufio.Writer
-	fr         *http2.Framer
 	nextID     uint32
 	sendWindow int64 // connection-level flow-control credit for request DATA
-	credit     *sync.Cond
-
-	mu      sync.Mutex // guards pending and err
-	pending map[uint32]*h2Call
-	err     error
+	unacked    int   // response DATA bytes received and not yet returned as connection window
+	err        error // the connection's first failure; the connection is unusable after it
 }
 
-// h2Call is one Check in flight.
-type h2Call struct {
+// h2Slot is one of a run's concurrent calls: the stream it is on, and what has arrived.
+type h2Slot struct {
+	next   int // index of the request it sends next
+	id     uint32
+	start  time.Time
 	body   []byte
-	status string // grpc-status from the trailers
-	done   chan struct{}
+	status string // grpc-status from the trailers, or a transport failure text
 }
 
 // h2InitialWindow is the flow-control window HTTP/2 starts with (RFC 9113 §6.9.2).
 const h2InitialWindow = 65535
+
+// h2DrainTimeout bounds the wait for the calls still in flight when a run ends, and for an
+// answer at all.
+const h2DrainTimeout = 5 * time.Second
 
 // dialH2 connects to a gRPC server at addr over cleartext HTTP/2 (prior knowledge).
 func dialH2(addr string) (*h2Conn, error) {
@@ -54,10 +60,10 @@ func dialH2(addr string) (*h2Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &h2Conn{conn: conn, nextID: 1, sendWindow: h2InitialWindow, pending: map[uint32]*h2Call{}}
-	c.credit = sync.NewCond(&c.wmu)
+	c := &h2Conn{conn: conn, nextID: 1, sendWindow: h2InitialWindow}
+	c.br = bufio.NewReaderSize(conn, 32<<10)
 	c.bw = bufio.NewWriterSize(conn, 32<<10)
-	c.fr = http2.NewFramer(c.bw, bufio.NewReaderSize(conn, 32<<10))
+	c.fr = http2.NewFramer(c.bw, c.br)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 
 	var hb bytes.Buffer
@@ -85,188 +91,174 @@ func dialH2(addr string) (*h2Conn, error) {
 		conn.Close()
 		return nil, err
 	}
-	go c.readLoop()
 	return c, nil
 }
 
-// Close closes the connection; calls in flight fail.
+// Close closes the connection.
 func (c *h2Conn) Close() error { return c.conn.Close() }
 
-// check sends one Check with the encoded request and reports whether the answer was a denial.
-func (c *h2Conn) check(req encodedRequest) (denied bool, err error) {
-	call := &h2Call{done: make(chan struct{})}
-	msg := make([]byte, 5+len(req)) // gRPC message: uncompressed flag, big-endian length, bytes
-	binary.BigEndian.PutUint32(msg[1:5], uint32(len(req)))
-	copy(msg[5:], req)
-
-	c.lockWriter()
-	for c.sendWindow < int64(len(msg)) && c.failed() == nil {
-		// What earlier writers left in the buffer must go out before waiting: the server
-		// returns window only for data it has received.
-		if err := c.bw.Flush(); err != nil {
-			c.wmu.Unlock()
-			c.fail(err)
-			return false, err
-		}
-		c.credit.Wait()
+// run keeps slots Check calls in flight on the connection until the deadline, closed loop: a
+// slot sends its next request as soon as its answer is in. Slot s sends reqs[first+s],
+// reqs[first+s+1], ... (cyclically). The answers that arrive before the deadline are tallied;
+// those in flight then are awaited, for a clean connection, and not counted. A connection
+// failure counts every call in flight as an error and ends the run; later runs fail at once.
+func (c *h2Conn) run(reqs []encodedRequest, first, slots int, deadline time.Time) tally {
+	r := &h2Run{c: c, deadline: deadline, inflight: map[uint32]*h2Slot{}}
+	if c.err != nil {
+		r.t.fail(c.err, 1)
+		return r.t
 	}
-	id := c.nextID
-	c.nextID += 2
-	c.mu.Lock()
-	if err := c.err; err != nil {
-		c.mu.Unlock()
-		c.wmu.Unlock()
-		return false, err
+	r.msgs = make([][]byte, len(reqs)) // gRPC messages: uncompressed flag, big-endian length, bytes
+	for i, req := range reqs {
+		r.msgs[i] = append(binary.BigEndian.AppendUint32([]byte{0}, uint32(len(req))), req...)
 	}
-	c.pending[id] = call
-	c.mu.Unlock()
-	c.sendWindow -= int64(len(msg))
-	err = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.header, EndHeaders: true})
-	if err == nil {
-		err = c.fr.WriteData(id, true, msg)
-	}
-	if err == nil {
-		err = c.unlockWriter()
-	} else {
-		c.wmu.Unlock()
-	}
-	if err != nil {
-		c.fail(err)
-		return false, err
-	}
-
-	<-call.done
-	if err := c.failed(); err != nil && call.status == "" {
-		return false, err
-	}
-	if call.status != "0" {
-		return false, fmt.Errorf("loadgen: grpc-status %q", call.status)
-	}
-	if len(call.body) < 5 {
-		return false, errors.New("loadgen: response without a message")
-	}
-	var out checkOutcome
-	if err := readOutcome(call.body[5:], &out); err != nil {
-		return false, err
-	}
-	return out.denied, nil
-}
-
-// readLoop reads frames until the connection fails, completing calls and answering the
-// server's SETTINGS, PINGs and flow control.
-func (c *h2Conn) readLoop() {
-	unacked := 0 // DATA bytes received and not yet returned as connection window
-	for {
-		f, err := c.fr.ReadFrame()
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		switch f := f.(type) {
-		case *http2.MetaHeadersFrame:
-			if status := f.PseudoValue("status"); status != "" && status != "200" {
-				c.finish(f.StreamID, "http "+status)
-			} else if f.StreamEnded() {
-				c.finish(f.StreamID, headerValue(f.Fields, "grpc-status"))
-			}
-		case *http2.DataFrame:
-			c.mu.Lock()
-			if call := c.pending[f.StreamID]; call != nil {
-				call.body = append(call.body, f.Data()...)
-			}
-			c.mu.Unlock()
-			if unacked += int(f.Length); unacked >= h2InitialWindow/4 {
-				err = c.write(func() error { return c.fr.WriteWindowUpdate(0, uint32(unacked)) })
-				unacked = 0
-			}
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				err = c.write(c.fr.WriteSettingsAck)
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				err = c.write(func() error { return c.fr.WritePing(true, f.Data) })
-			}
-		case *http2.WindowUpdateFrame:
-			if f.StreamID == 0 {
-				c.wmu.Lock()
-				c.sendWindow += int64(f.Increment)
-				c.credit.Broadcast()
-				c.wmu.Unlock()
-			}
-		case *http2.RSTStreamFrame:
-			c.finish(f.StreamID, "reset "+strconv.Itoa(int(f.ErrCode)))
-		case *http2.GoAwayFrame:
-			err = fmt.Errorf("loadgen: server sent GOAWAY %v", f.ErrCode)
-		}
-		if err != nil {
-			c.fail(err)
-			return
-		}
-	}
-}
-
-// write sends one frame from the reader, under the writer's lock.
-func (c *h2Conn) write(frame func() error) error {
-	c.lockWriter()
-	if err := frame(); err != nil {
-		c.wmu.Unlock()
-		return err
-	}
-	return c.unlockWriter()
-}
-
-// lockWriter takes the writer's lock, announcing the wait to the writer before.
-func (c *h2Conn) lockWriter() {
-	c.queued.Add(1)
-	c.wmu.Lock()
-	c.queued.Add(-1)
-}
-
-// unlockWriter flushes what was written unless another writer is queued (it will flush, after
-// appending its frames), and releases the lock.
-func (c *h2Conn) unlockWriter() error {
 	var err error
-	if c.queued.Load() == 0 {
+	for s := range slots {
+		if err == nil {
+			err = r.start(&h2Slot{next: first + s})
+		}
+	}
+	if err == nil {
 		err = c.bw.Flush()
 	}
-	c.wmu.Unlock()
+	// Answers arriving after the deadline end the run (the calls still in flight are awaited);
+	// a server that stops answering fails the connection h2DrainTimeout after it.
+	_ = c.conn.SetReadDeadline(deadline.Add(h2DrainTimeout))
+	for err == nil && (len(r.inflight) > 0 || len(r.blocked) > 0) {
+		var f http2.Frame
+		f, err = c.fr.ReadFrame()
+		if err == nil {
+			err = r.handle(f)
+		}
+		if err == nil && len(r.blocked) > 0 && c.sendWindow > 0 {
+			waiting := r.blocked
+			r.blocked = nil
+			for _, s := range waiting {
+				if err = r.start(s); err != nil {
+					break
+				}
+			}
+		}
+		// All that had arrived is handled: what it started goes out in one write.
+		if err == nil && c.br.Buffered() == 0 && c.bw.Buffered() > 0 {
+			err = c.bw.Flush()
+		}
+	}
+	_ = c.conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		c.err = err
+		r.t.fail(err, len(r.inflight)+len(r.blocked))
+	}
+	return r.t
+}
+
+// h2Run is the state of one run on a connection.
+type h2Run struct {
+	c        *h2Conn
+	msgs     [][]byte
+	deadline time.Time
+	draining bool               // the deadline has passed: no new calls
+	inflight map[uint32]*h2Slot // by stream id
+	blocked  []*h2Slot          // waiting for connection-level flow-control window
+	t        tally
+}
+
+// start sends slot s's next request, or queues s until the connection has window for it.
+func (r *h2Run) start(s *h2Slot) error {
+	c := r.c
+	msg := r.msgs[s.next%len(r.msgs)]
+	if c.sendWindow < int64(len(msg)) {
+		r.blocked = append(r.blocked, s)
+		return nil
+	}
+	c.sendWindow -= int64(len(msg))
+	s.id, c.nextID = c.nextID, c.nextID+2
+	s.start, s.body, s.status = time.Now(), s.body[:0], ""
+	r.inflight[s.id] = s
+	err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s.id, BlockFragment: c.header, EndHeaders: true})
+	if err == nil {
+		err = c.fr.WriteData(s.id, true, msg)
+	}
 	return err
 }
 
-// finish completes the call on stream id with a grpc-status (or a transport failure text).
-func (c *h2Conn) finish(id uint32, status string) {
-	c.mu.Lock()
-	call := c.pending[id]
-	delete(c.pending, id)
-	c.mu.Unlock()
-	if call != nil {
-		call.status = status
-		close(call.done)
+// finish ends the call on stream id with a grpc-status (or a transport failure text), tallies
+// it and starts the slot's next call, unless the run is over.
+func (r *h2Run) finish(id uint32, status string) error {
+	s := r.inflight[id]
+	if s == nil {
+		return nil // a stream already reset
 	}
+	delete(r.inflight, id)
+	if r.draining {
+		return nil
+	}
+	s.status = status
+	now := time.Now()
+	if !now.Before(r.deadline) {
+		r.draining, r.blocked = true, nil
+		return nil
+	}
+	denied, err := s.outcome()
+	r.t.record(now.Sub(s.start), denied, err)
+	s.next++
+	return r.start(s)
 }
 
-// fail records the connection's first error and fails every call in flight.
-func (c *h2Conn) fail(err error) {
-	c.mu.Lock()
-	if c.err == nil {
-		c.err = err
+// handle acts on one frame from the server: answers end calls, SETTINGS and PINGs are
+// acknowledged, and flow-control window is returned and received.
+func (r *h2Run) handle(f http2.Frame) error {
+	c := r.c
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		if status := f.PseudoValue("status"); status != "" && status != "200" {
+			return r.finish(f.StreamID, "http "+status)
+		}
+		if f.StreamEnded() {
+			return r.finish(f.StreamID, headerValue(f.Fields, "grpc-status"))
+		}
+	case *http2.DataFrame:
+		if s := r.inflight[f.StreamID]; s != nil {
+			s.body = append(s.body, f.Data()...)
+		}
+		if c.unacked += int(f.Length); c.unacked >= h2InitialWindow/4 {
+			n := c.unacked
+			c.unacked = 0
+			return c.fr.WriteWindowUpdate(0, uint32(n))
+		}
+	case *http2.SettingsFrame:
+		if !f.IsAck() {
+			return c.fr.WriteSettingsAck()
+		}
+	case *http2.PingFrame:
+		if !f.IsAck() {
+			return c.fr.WritePing(true, f.Data)
+		}
+	case *http2.WindowUpdateFrame:
+		if f.StreamID == 0 {
+			c.sendWindow += int64(f.Increment)
+		}
+	case *http2.RSTStreamFrame:
+		return r.finish(f.StreamID, "reset "+strconv.Itoa(int(f.ErrCode)))
+	case *http2.GoAwayFrame:
+		return fmt.Errorf("loadgen: server sent GOAWAY %v", f.ErrCode)
 	}
-	calls := c.pending
-	c.pending = map[uint32]*h2Call{}
-	c.mu.Unlock()
-	for _, call := range calls {
-		close(call.done)
-	}
-	c.wmu.Lock()
-	c.credit.Broadcast()
-	c.wmu.Unlock()
+	return nil
 }
 
-func (c *h2Conn) failed() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
+// outcome reads the finished call's answer: whether it was a denial, or why it failed.
+func (s *h2Slot) outcome() (denied bool, err error) {
+	if s.status != "0" {
+		return false, fmt.Errorf("loadgen: grpc-status %q", s.status)
+	}
+	if len(s.body) < 5 {
+		return false, errors.New("loadgen: response without a message")
+	}
+	var out checkOutcome
+	if err := readOutcome(s.body[5:], &out); err != nil {
+		return false, err
+	}
+	return out.denied, nil
 }
 
 func headerValue(fields []hpack.HeaderField, name string) string {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -16,13 +16,13 @@ import (
 )
 
 // fakeAuthz answers Check by the request's path: "/deny" is denied, "/fail" is a gRPC error,
-// anything else allowed. Its answers carry a padded body so that many calls exceed HTTP/2's
-// initial flow-control windows.
+// "/hang" never answers, anything else is allowed. Its answers carry a padded body so that
+// many calls exceed HTTP/2's initial flow-control windows.
 type fakeAuthz struct {
 	authv3.UnimplementedAuthorizationServer
 }
 
-func (fakeAuthz) Check(_ context.Context, r *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+func (fakeAuthz) Check(ctx context.Context, r *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	switch r.GetAttributes().GetRequest().GetHttp().GetPath() {
 	case "/deny":
 		return &authv3.CheckResponse{HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
@@ -30,6 +30,9 @@ func (fakeAuthz) Check(_ context.Context, r *authv3.CheckRequest) (*authv3.Check
 		}}}, nil
 	case "/fail":
 		return nil, status.Error(codes.Internal, "boom")
+	case "/hang":
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 	return &authv3.CheckResponse{HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
 		HeadersToRemove: []string{strings.Repeat("y", 2000)},
@@ -62,71 +65,77 @@ func encoded(t *testing.T, path string) encodedRequest {
 	return b
 }
 
-func TestH2ConnSpeaksGRPC(t *testing.T) {
+// TestCallerRuns checks what a caller's runs tally, on both clients: answers are read right,
+// through far more than the 64 KiB initial flow-control windows both ways (3 KB out, 2 KB
+// back per call), and a connection stays usable over several runs.
+func TestCallerRuns(t *testing.T) {
 	addr, _ := startFake(t)
-	c, err := dialH2(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	allow, deny, fail := encoded(t, "/ok"), encoded(t, "/deny"), encoded(t, "/fail")
+	o := Options{Conns: 1}
+	for _, client := range []string{ClientH2, ClientGRPCGo} {
+		t.Run(client, func(t *testing.T) {
+			o.Client = client
+			callers, err := dial(addr, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer callers[0].Close()
+			c := callers[0]
+			run := func(reqs []encodedRequest, slots int) tally {
+				return c.run(reqs, 0, slots, time.Now().Add(300*time.Millisecond))
+			}
 
-	// 16 concurrent loops, 3 KB out and 2 KB back per call, several MB in all: far past the
-	// 64 KiB initial windows both ways, so flow control must work in both directions.
-	var wg sync.WaitGroup
-	errs := make(chan string, 16)
-	for w := range 16 {
-		wg.Go(func() {
-			for i := range 100 {
-				if denied, err := c.check(allow); err != nil || denied {
-					errs <- "allowed request: " + errString(err, denied)
-					return
-				}
-				if (w+i)%10 == 0 {
-					if denied, err := c.check(deny); err != nil || !denied {
-						errs <- "denied request: " + errString(err, denied)
-						return
-					}
-				}
+			// One request in ten is denied: slots walk the list from their own offsets,
+			// so a tenth of all answers must be denials.
+			mixed := []encodedRequest{deny, allow, allow, allow, allow, allow, allow, allow, allow, allow}
+			got := run(mixed, 10)
+			if got.errors != 0 {
+				t.Fatalf("%d errors, first %v", got.errors, got.err)
+			}
+			n := len(got.latencies)
+			if n < 100 {
+				t.Fatalf("only %d calls in 300ms", n)
+			}
+			// Each slot's last unanswered call is not counted, so up to one in ten slots' worth off.
+			if lo, hi := (n-10)/10, (n+10)/10+1; got.denied < lo || got.denied > hi {
+				t.Errorf("%d denials in %d answers, want about a tenth", got.denied, n)
+			}
+
+			got = run([]encodedRequest{fail}, 4)
+			if len(got.latencies) == 0 || got.errors != len(got.latencies) || got.err == nil ||
+				!strings.Contains(got.err.Error(), `grpc-status "13"`) && !strings.Contains(got.err.Error(), "boom") {
+				t.Errorf("gRPC errors not reported: %d calls, %d errors, first %v", len(got.latencies), got.errors, got.err)
+			}
+			// The connection still works after failed calls.
+			if got = run([]encodedRequest{allow}, 16); got.errors != 0 || got.denied != 0 || len(got.latencies) == 0 {
+				t.Errorf("after failed calls: %d calls, %d errors (%v), %d denied", len(got.latencies), got.errors, got.err, got.denied)
 			}
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Error(e)
-	}
-	if _, err := c.check(fail); err == nil || !strings.Contains(err.Error(), `grpc-status "13"`) {
-		t.Errorf("gRPC error not reported: %v", err)
-	}
-	// The connection still works after a failed call.
-	if denied, err := c.check(allow); err != nil || denied {
-		t.Errorf("after a failed call: %s", errString(err, denied))
-	}
 }
 
-func TestH2ConnFailsCallsWhenTheServerGoes(t *testing.T) {
+// A run on a connection whose server goes away ends with errors, at once, and so do later runs.
+func TestH2RunFailsWhenTheServerGoes(t *testing.T) {
 	addr, gs := startFake(t)
 	c, err := dialH2(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.check(encoded(t, "/ok")); err != nil {
-		t.Fatal(err)
+	hang := encoded(t, "/hang")
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		gs.Stop()
+	}()
+	start := time.Now()
+	got := c.run([]encodedRequest{hang}, 0, 4, start.Add(time.Minute))
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("run took %v after the server went", took)
 	}
-	gs.Stop()
-	if _, err := c.check(encoded(t, "/ok")); err == nil {
-		t.Error("call on a closed connection succeeded")
+	if got.errors != 4 || got.err == nil {
+		t.Errorf("server gone: %d errors (%v), want the 4 calls in flight", got.errors, got.err)
 	}
-}
-
-func errString(err error, denied bool) string {
-	if err != nil {
-		return err.Error()
+	if got = c.run([]encodedRequest{encoded(t, "/ok")}, 0, 1, time.Now().Add(time.Second)); got.errors == 0 {
+		t.Error("run on a failed connection reported no error")
 	}
-	if denied {
-		return "denied"
-	}
-	return "allowed"
 }

@@ -6,6 +6,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,7 @@ type Result struct {
 	LoadCPU    time.Duration // user+system CPU of this generator process during the measured window
 	RedisCPU   time.Duration // user+system CPU of redis-server during the measured window (Redis limits only)
 	Throughput float64       // checks per second
+	FirstErr   error         // the first error, when Errors > 0
 }
 
 // CPUPerCheck is the server's CPU time per check.
@@ -89,6 +91,9 @@ func (r Result) String() string {
 		perCheck(r.ServerCPU), perCheck(r.LoadCPU))
 	if r.RedisCPU > 0 {
 		s += fmt.Sprintf("  redis-server CPU %.1f µs/check", perCheck(r.RedisCPU))
+	}
+	if r.FirstErr != nil {
+		s += fmt.Sprintf("  first error: %v", r.FirstErr)
 	}
 	return s
 }
@@ -129,7 +134,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			c.Close()
 		}
 	}()
-	drive(ctx, callers, tokens, o.Concurrency, 500*time.Millisecond)
+	drive(callers, tokens, o.Concurrency, 500*time.Millisecond)
 
 	cpu0, err := processCPU(srv.cmd.Process.Pid)
 	if err != nil {
@@ -150,7 +155,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		prof = make(chan error, 1)
 		go func() { prof <- srv.profile(o.Profile, o.Duration) }()
 	}
-	res := drive(ctx, callers, tokens, o.Concurrency, o.Duration)
+	res := drive(callers, tokens, o.Concurrency, o.Duration)
 	if prof != nil {
 		if err := <-prof; err != nil {
 			return Result{}, err
@@ -221,10 +226,39 @@ func warmUp(ctx context.Context, addr string, tokens []string) error {
 	return nil
 }
 
-// caller sends one encoded CheckRequest and reports whether it was denied.
+// caller keeps Check calls in flight on one connection.
 type caller interface {
-	check(req encodedRequest) (denied bool, err error)
+	// run keeps slots calls in flight, closed loop, until the deadline: slot s sends
+	// reqs[first+s], reqs[first+s+1], ... cyclically. It tallies the answers that arrived
+	// before the deadline.
+	run(reqs []encodedRequest, first, slots int, deadline time.Time) tally
 	Close() error
+}
+
+// tally is what a run's calls came to.
+type tally struct {
+	latencies      []time.Duration // of every answered call, errors included
+	errors, denied int
+	err            error // the first error
+}
+
+// record counts one answered call.
+func (t *tally) record(latency time.Duration, denied bool, err error) {
+	t.latencies = append(t.latencies, latency)
+	switch {
+	case err != nil:
+		t.fail(err, 1)
+	case denied:
+		t.denied++
+	}
+}
+
+// fail counts n calls that err ended.
+func (t *tally) fail(err error, n int) {
+	t.errors += n
+	if t.err == nil {
+		t.err = err
+	}
 }
 
 // dial opens o.Conns connections of the chosen client.
@@ -252,17 +286,44 @@ func dial(addr string, o Options) ([]caller, error) {
 	return callers, nil
 }
 
-// grpcCaller calls Check through grpc-go with checkCodec.
+// grpcCaller calls Check through grpc-go with checkCodec, one goroutine per slot.
 type grpcCaller struct{ *grpc.ClientConn }
 
-func (g grpcCaller) check(req encodedRequest) (bool, error) {
-	var out checkOutcome
-	err := g.Invoke(context.Background(), authv3.Authorization_Check_FullMethodName, req, &out, grpc.ForceCodecV2(checkCodec{}))
-	return out.denied, err
+func (g grpcCaller) run(reqs []encodedRequest, first, slots int, deadline time.Time) tally {
+	tallies := make([]tally, slots)
+	var wg sync.WaitGroup
+	for s := range tallies {
+		wg.Go(func() {
+			t := &tallies[s]
+			for i := first + s; time.Now().Before(deadline); i++ {
+				var out checkOutcome
+				t0 := time.Now()
+				err := g.Invoke(context.Background(), authv3.Authorization_Check_FullMethodName, reqs[i%len(reqs)], &out, grpc.ForceCodecV2(checkCodec{}))
+				if done := time.Now(); done.Before(deadline) { // as h2Conn: later answers are not counted
+					t.record(done.Sub(t0), out.denied, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return merge(tallies)
 }
 
-// drive runs concurrency Check loops for d and gathers their results.
-func drive(ctx context.Context, callers []caller, tokens []string, concurrency int, d time.Duration) Result {
+// merge adds up tallies.
+func merge(tallies []tally) tally {
+	var all tally
+	for _, t := range tallies {
+		all.latencies = append(all.latencies, t.latencies...)
+		all.errors += t.errors
+		all.denied += t.denied
+		all.err = cmp.Or(all.err, t.err)
+	}
+	return all
+}
+
+// drive keeps concurrency Check calls in flight for d, shared out among the callers, and
+// gathers their results.
+func drive(callers []caller, tokens []string, concurrency int, d time.Duration) Result {
 	reqs := make([]encodedRequest, len(tokens))
 	for i, tok := range tokens {
 		b, err := proto.Marshal(request(tok))
@@ -271,48 +332,27 @@ func drive(ctx context.Context, callers []caller, tokens []string, concurrency i
 		}
 		reqs[i] = b
 	}
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		res       Result
-		wg        sync.WaitGroup
-	)
 	start := time.Now()
-	for w := range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := callers[w%len(callers)]
-			var local []time.Duration
-			errs, denied := 0, 0
-			for i := w; ctx.Err() == nil; i++ {
-				t0 := time.Now()
-				deny, err := c.check(reqs[i%len(reqs)])
-				local = append(local, time.Since(t0))
-				switch {
-				case err != nil:
-					errs++
-				case deny:
-					denied++
-				}
-			}
-			mu.Lock()
-			latencies = append(latencies, local...)
-			res.Errors += errs
-			res.Denied += denied
-			mu.Unlock()
-		}()
+	deadline := start.Add(d)
+	tallies := make([]tally, len(callers))
+	var wg sync.WaitGroup
+	first := 0
+	for i, c := range callers {
+		slots := concurrency / len(callers)
+		if i < concurrency%len(callers) {
+			slots++
+		}
+		wg.Go(func() { tallies[i] = c.run(reqs, first, slots, deadline) })
+		first += slots
 	}
 	wg.Wait()
-	res.Elapsed = time.Since(start)
-	res.Checks = len(latencies)
+	all := merge(tallies)
+	res := Result{Errors: all.errors, Denied: all.denied, FirstErr: all.err, Checks: len(all.latencies), Elapsed: d}
 	res.Throughput = float64(res.Checks) / res.Elapsed.Seconds()
-	slices.Sort(latencies)
-	if n := len(latencies); n > 0 {
-		res.P50 = latencies[n/2]
-		res.P99 = latencies[n*99/100]
+	slices.Sort(all.latencies)
+	if n := len(all.latencies); n > 0 {
+		res.P50 = all.latencies[n/2]
+		res.P99 = all.latencies[n*99/100]
 	}
 	return res
 }
