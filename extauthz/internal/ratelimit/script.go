@@ -17,14 +17,25 @@ var scriptSHA = redis.NewScript(scriptSource).Hash()
 // script's KEYS (the GCRA key and the quota key prefix, both hash-tagged with
 // the client id, so one Cluster slot holds them) and ARGV. The normal case is
 // this one command; see evalArgs for a Redis that lost the script.
+//
+// ARGV carries what the decision needs, computed here rather than in Redis,
+// where the script runs on the server's one thread: the TAT increment and
+// the tolerance of GCRA, the cost, and per quota its window and room (limit
+// minus cost). r must be valid (Request.validate), so every value is exact.
 func scriptCall(prefix string, r Request) []any {
 	base := prefix + "{" + r.ClientID + "}:"
 	t := r.Tier
-	args := make([]any, 0, 9+2*len(t.Quotas))
+	emission := t.emissionMicros()
+	tolerance := t.Burst * emission
+	increment := tolerance + 1 // a cost above Burst never fits (and cost·T may overflow)
+	if r.Cost <= t.Burst {
+		increment = r.Cost * emission
+	}
+	args := make([]any, 0, 8+2*len(t.Quotas))
 	args = append(args, "evalsha", scriptSHA, 2, base+"gcra", base+"q:",
-		t.emissionMicros(), t.Burst, r.Cost, len(t.Quotas))
+		increment, tolerance, r.Cost)
 	for _, q := range t.Quotas {
-		args = append(args, string(q.Window), q.Limit)
+		args = append(args, string(q.Window), q.Limit-r.Cost)
 	}
 	return args
 }

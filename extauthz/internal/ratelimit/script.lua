@@ -3,97 +3,97 @@
 -- KEYS[1]  GCRA key (TAT in Unix microseconds)
 -- KEYS[2]  quota key prefix; a quota key is KEYS[2] .. window .. ':' .. id
 --          (both keys carry the client's hash tag, so they share one slot)
--- ARGV     emission interval (µs), burst, cost, quota count n,
---          then n pairs: window ('minute'|'hour'|'day'|'month'), limit
+-- ARGV     increment (µs): cost × emission interval, or more than the
+--          tolerance when the cost exceeds the burst (it never fits);
+--          tolerance (µs): burst × emission interval; cost;
+--          then a pair per quota: window ('minute'|'hour'|'day'|'month'),
+--          room (limit - cost: the most the window may have used before)
 --
 -- Reply: {allowed (0|1), now (µs), tat (µs, stored value or nil as now),
 --         used of each quota before this request ...}
 -- The time is the Redis server's TIME, so replica clocks do not matter.
+--
+-- The script runs on every request, so it is written for Redis's cost:
+-- numbers become strings with '%d' (a C long: exact, no exponent, no float
+-- formatting), the arguments need no more conversions than the decision
+-- does, and the date is computed once per call, only for tiers with quotas.
 
--- civil returns year, month, day of a day number (days since 1970-01-01);
--- H. Hinnant's civil_from_days.
-local function civil(z)
-  z = z + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400
-  if m <= 2 then y = y + 1 end
-  return y, m, d
-end
-
--- daynum is the inverse of civil (days_from_civil).
-local function daynum(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = m > 2 and m - 3 or m + 9
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
--- window returns the id and the end (Unix seconds) of the UTC window w
--- holding the Unix second sec.
-local function window(w, sec)
-  local day = math.floor(sec / 86400)
-  local y, m, d = civil(day)
-  if w == 'month' then
-    local ny, nm = y, m + 1
-    if nm == 13 then ny, nm = y + 1, 1 end
-    return string.format('%04d%02d', y, m), daynum(ny, nm, 1) * 86400
-  end
-  local date = string.format('%04d%02d%02d', y, m, d)
-  if w == 'day' then
-    return date, (day + 1) * 86400
-  end
-  local rem = sec - day * 86400
-  local h = math.floor(rem / 3600)
-  if w == 'hour' then
-    return date .. string.format('%02d', h), day * 86400 + (h + 1) * 3600
-  end
-  if w == 'minute' then
-    local mi = math.floor((rem - h * 3600) / 60)
-    return date .. string.format('%02d%02d', h, mi), sec - sec % 60 + 60
-  end
-  error('ratelimit: unknown window ' .. tostring(w))
-end
-
+-- Strings become numbers by arithmetic (s + 0): Lua 5.1's tonumber parses
+-- its argument twice.
 local t = redis.call('TIME')
-local sec = tonumber(t[1])
-local now = sec * 1000000 + tonumber(t[2])
-local emission = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
+local sec = t[1] + 0
+local now = sec * 1000000 + t[2]
 
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-local newtat = math.max(tat, now) + cost * emission
-local ok = cost <= burst and newtat - burst * emission <= now
+local tat = redis.call('GET', KEYS[1])
+tat = tat and tat + 0 or now
+local newtat = (tat > now and tat or now) + ARGV[1]
+local ok = newtat - ARGV[2] <= now
 
 local reply = {0, now, tat}
-local keys, ends = {}, {}
-for i = 1, n do
-  local id, finish = window(ARGV[3 + 2 * i], sec)
-  keys[i] = KEYS[2] .. ARGV[3 + 2 * i] .. ':' .. id
-  ends[i] = finish
-  local used = tonumber(redis.call('GET', keys[i]) or 0)
-  reply[3 + i] = used
-  if used + cost > tonumber(ARGV[4 + 2 * i]) then ok = false end
+local n = (#ARGV - 3) / 2
+local keys, day, y, m, d
+if n > 0 then
+  -- The UTC date of sec: H. Hinnant's civil_from_days, with a - a % b
+  -- for floor (all values are >= 0), which costs less than math.floor.
+  local rem = sec % 86400
+  day = (sec - rem) / 86400
+  local z = day + 719468
+  local doe = z % 146097
+  local era = (z - doe) / 146097
+  local yoe = doe - (doe - doe % 1460) / 1460 + (doe - doe % 36524) / 36524
+    - (doe - doe % 146096) / 146096
+  yoe = (yoe - yoe % 365) / 365
+  local doy = doe - 365 * yoe - (yoe - yoe % 4) / 4 + (yoe - yoe % 100) / 100
+  local mp = 5 * doy + 2
+  mp = (mp - mp % 153) / 153
+  d = 153 * mp + 2
+  d = doy - (d - d % 5) / 5 + 1
+  m = mp < 10 and mp + 3 or mp - 9
+  y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  local h = (rem - rem % 3600) / 3600
+  local mi = (rem % 3600 - rem % 60) / 60
+  -- YYYYMMDDhhmm; the other window ids are its prefixes.
+  local id = string.format('%d', ((y * 100 + m) * 100 + d) * 10000 + h * 100 + mi)
+  local prefix, sub = KEYS[2], string.sub
+  keys = {}
+  for i = 1, n do
+    local w = ARGV[2 + 2 * i]
+    local key
+    if w == 'day' then key = prefix .. 'day:' .. sub(id, 1, -5)
+    elseif w == 'hour' then key = prefix .. 'hour:' .. sub(id, 1, -3)
+    elseif w == 'minute' then key = prefix .. 'minute:' .. id
+    elseif w == 'month' then key = prefix .. 'month:' .. sub(id, 1, -7)
+    else error('ratelimit: unknown window ' .. tostring(w)) end
+    keys[i] = key
+    local used = redis.call('GET', key)
+    used = used and used + 0 or 0
+    reply[3 + i] = used
+    if ok and used > ARGV[3 + 2 * i] + 0 then ok = false end
+  end
 end
 
 if ok then
   reply[1] = 1
-  -- Numbers are formatted here: Lua's own conversion may use exponents.
-  redis.call('SET', KEYS[1], string.format('%.0f', newtat),
-    'PX', string.format('%.0f', math.ceil((newtat - now) / 1000)))
+  redis.call('SET', KEYS[1], string.format('%d', newtat),
+    'PX', string.format('%d', math.ceil((newtat - now) / 1000)))
   for i = 1, n do
-    if redis.call('INCRBY', keys[i], ARGV[3]) == cost then
-      redis.call('EXPIREAT', keys[i], string.format('%.0f', ends[i] + 60))
+    redis.call('INCRBY', keys[i], ARGV[3])
+    -- Used 0 before means INCRBY returned the cost: the key's first
+    -- increment, which sets its expiry, the window's end + 60 s.
+    if reply[3 + i] == 0 then
+      local w, finish = ARGV[2 + 2 * i]
+      if w == 'minute' then finish = sec - sec % 60 + 60
+      elseif w == 'hour' then finish = sec - sec % 3600 + 3600
+      elseif w == 'day' then finish = (day + 1) * 86400
+      else -- month: ends on the first of the next month
+        local len = 30 + (m + (m - m % 8) / 8) % 2 -- 31: Jan Mar May Jul Aug Oct Dec
+        if m == 2 then
+          len = (y % 4 == 0 and y % 100 ~= 0 or y % 400 == 0) and 29 or 28
+        end
+        finish = (day - d + 1 + len) * 86400
+      end
+      redis.call('EXPIREAT', keys[i], string.format('%d', finish + 60))
     end
   end
 end
