@@ -104,11 +104,9 @@ func TestRedisCluster(t *testing.T) {
 		mustOK(t, n.ConfigResetStat(context.Background()).Err())
 	}
 	mustOK(t, nodes[1].ScriptFlush(context.Background()).Err())
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	var batch []*call
 	for i := range clients {
-		batch = append(batch, &call{ctx: ctx, cmd: redis.NewCmd(ctx, scriptCall(l.prefix, request(i))...), done: make(chan struct{}, 1)})
+		batch = append(batch, testCall(context.Background(), scriptCall(l.prefix, request(i))))
 	}
 	l.pipe.exec(client.Pipeline(), slices.Clone(batch))
 	for i, c := range batch {

@@ -31,10 +31,10 @@
 // round trip with one Lua script (EVALSHA), taking the time from the Redis
 // server's TIME so that replica clocks do not matter. Limits travel as script
 // arguments, so a changed tier applies on the next request. The script calls
-// of concurrent Allows are auto-pipelined: whatever is queued goes out at once
-// as one pipeline (one write, one read) while earlier ones are on the wire, at
-// most two at a time, and each caller waits for its own reply under its own
-// deadline. A Redis that lost the script (restart, SCRIPT FLUSH) answers
+// of concurrent Allows are auto-pipelined: a call goes out at once when no
+// pipeline is on the wire, and the calls that arrive while one is go out
+// together as the next (one write, one read); each caller waits for its own
+// reply under its own deadline. A Redis that lost the script (restart, SCRIPT FLUSH) answers
 // NOSCRIPT, and just those calls are sent again as EVAL, which reloads it.
 //
 // # Redis keys

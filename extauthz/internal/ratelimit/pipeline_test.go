@@ -91,6 +91,11 @@ func (p *pipeliner) state() (queued, busy int) {
 	return len(p.queue), maxBatches - len(p.idle)
 }
 
+// testCall returns a call for exec that its caller waits 5 s for.
+func testCall(ctx context.Context, args []any) *call {
+	return &call{ctx: ctx, deadline: time.Now().Add(5 * time.Second), cmd: redis.NewCmd(ctx, args...), done: make(chan struct{}, 1)}
+}
+
 func newMiniredisClient(t *testing.T) redis.UniversalClient {
 	t.Helper()
 	m := miniredis.RunT(t)
@@ -99,10 +104,10 @@ func newMiniredisClient(t *testing.T) redis.UniversalClient {
 	return c
 }
 
-// TestPipelineSendsQueuedCallsTogether holds the first two pipelines on the
-// wire: at most two are in flight, the calls queued meanwhile leave together
-// in the third, every caller gets its own decision, and no lane (nor worker
-// goroutine) stays busy once nothing is queued.
+// TestPipelineSendsQueuedCallsTogether holds the first pipelines on the wire,
+// one per lane: no more are in flight, the calls queued meanwhile leave
+// together in the next, every caller gets its own decision, and no lane (nor
+// worker goroutine) stays busy once nothing is queued.
 func TestPipelineSendsQueuedCallsTogether(t *testing.T) {
 	client := newMiniredisClient(t)
 	l := NewRedis(client, RedisOptions{Timeout: 10 * time.Second})
@@ -121,28 +126,29 @@ func TestPipelineSendsQueuedCallsTogether(t *testing.T) {
 			}
 		})
 	}
-	allow("first", 1)
-	waitUntil(t, "the first pipeline is on the wire", func() bool { return len(hook.pipelines()) == 1 })
-	allow("second", 1)
-	waitUntil(t, "the second pipeline is on the wire", func() bool { return len(hook.pipelines()) == 2 })
+	for i := range maxBatches {
+		allow("lane-"+strconv.Itoa(i), 1)
+		waitUntil(t, "a pipeline is on the wire", func() bool { return len(hook.pipelines()) == i+1 })
+	}
 	const queued = 10
 	for i := range queued {
 		allow("queued-"+strconv.Itoa(i), int64(1+i))
 	}
 	waitUntil(t, "all calls are queued", func() bool { q, _ := l.pipe.state(); return q == queued })
-	if got := hook.pipelines(); len(got) != 2 {
-		t.Fatalf("pipelines %v while two are on the wire, want no third", got)
+	if got := hook.pipelines(); len(got) != maxBatches {
+		t.Fatalf("pipelines %v while every lane is on the wire, want no more", got)
 	}
 	close(hook.release)
 	wg.Wait()
-	if got := hook.pipelines(); len(got) != 3 || got[0] != 1 || got[1] != 1 || got[2] != queued {
-		t.Errorf("pipeline sizes %v, want [1 1 %d]", got, queued)
+	want := append(slices.Repeat([]int{1}, maxBatches), queued)
+	if got := hook.pipelines(); !slices.Equal(got, want) {
+		t.Errorf("pipeline sizes %v, want %v", got, want)
 	}
 	waitUntil(t, "all lanes are idle", func() bool { _, busy := l.pipe.state(); return busy == 0 })
 }
 
-// TestPipelineCallerKeepsItsDeadline: a call queued behind two stalled
-// pipelines gives up at its own deadline, and is not sent after that.
+// TestPipelineCallerKeepsItsDeadline: a call queued behind stalled pipelines
+// (one per lane) gives up at its own deadline, and is not sent after that.
 func TestPipelineCallerKeepsItsDeadline(t *testing.T) {
 	client := newMiniredisClient(t)
 	const timeout = 50 * time.Millisecond
@@ -153,7 +159,7 @@ func TestPipelineCallerKeepsItsDeadline(t *testing.T) {
 	hook := newPipelineHook()
 	client.AddHook(hook)
 	var wg sync.WaitGroup
-	for i := range 2 {
+	for i := range maxBatches {
 		wg.Go(func() { _, _ = l.Allow(context.Background(), Request{ClientID: "stalled", Tier: proTier, Cost: 1}) })
 		waitUntil(t, "a stalled pipeline", func() bool { return len(hook.pipelines()) == i+1 })
 	}
@@ -171,7 +177,7 @@ func TestPipelineCallerKeepsItsDeadline(t *testing.T) {
 	close(hook.release)
 	wg.Wait()
 	waitUntil(t, "all lanes are idle", func() bool { _, busy := l.pipe.state(); return busy == 0 })
-	if got := hook.pipelines(); len(got) != 2 {
+	if got := hook.pipelines(); len(got) != maxBatches {
 		t.Errorf("pipelines %v: a call whose caller gave up was sent", got)
 	}
 }
@@ -195,12 +201,11 @@ func TestPipelineNoScriptRerunsOnlyTheAffectedCalls(t *testing.T) {
 	client.AddHook(hook)
 	mustOK(t, admin.ConfigResetStat(context.Background()).Err())
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	ctx := context.Background()
 	var batch []*call
 	for i := range 4 {
 		r := Request{ClientID: "c" + strconv.Itoa(i), Tier: tier, Cost: 1}
-		batch = append(batch, &call{ctx: ctx, cmd: redis.NewCmd(ctx, scriptCall(l.prefix, r)...), done: make(chan struct{}, 1)})
+		batch = append(batch, testCall(ctx, scriptCall(l.prefix, r)))
 	}
 	l.pipe.exec(client.Pipeline(), slices.Clone(batch)) // exec reorders its slice
 	for i, c := range batch {

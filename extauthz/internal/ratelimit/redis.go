@@ -147,10 +147,8 @@ func (l *Redis) allow(ctx context.Context, r Request) (Result, error) {
 
 // eval runs the script for r within the timeout.
 func (l *Redis) eval(ctx context.Context, r Request) (Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
-	defer cancel()
 	start := time.Now()
-	v, err := l.pipe.do(ctx, scriptCall(l.prefix, r))
+	v, err := l.pipe.do(ctx, l.timeout, scriptCall(l.prefix, r))
 	l.redisM.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return Result{}, fmt.Errorf("ratelimit: redis script: %w", err)
