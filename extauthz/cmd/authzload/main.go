@@ -24,7 +24,7 @@ func main() {
 	var o loadgen.Options
 	flag.StringVar(&o.Binary, "extauthz", "bin/extauthz", "extauthz binary to run")
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "measured duration per run")
-	flag.IntVar(&o.Concurrency, "concurrency", 16, "concurrent Check loops")
+	flag.IntVar(&o.Concurrency, "concurrency", 16, "Checks kept in flight (closed loop)")
 	flag.IntVar(&o.Conns, "conns", 4, "gRPC connections")
 	flag.StringVar(&o.Client, "client", loadgen.ClientH2, `gRPC client: "h2" (minimal, little CPU per call, like Envoy's) or "grpc-go"`)
 	flag.IntVar(&o.Clients, "clients", 100, "distinct clients (tokens), RS256 and ES256 alternating")

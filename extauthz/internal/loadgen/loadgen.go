@@ -1,6 +1,6 @@
 // Package loadgen measures the ext_authz service the way Envoy uses it: it starts a real
 // identity provider (testidp), runs the extauthz binary as a separate process, and sends Check
-// RPCs over real gRPC from a fixed number of concurrent workers. It reports throughput,
+// RPCs over real gRPC, keeping a fixed number of them in flight. It reports throughput,
 // latency percentiles and the server process's CPU time per check (read from /proc), so that
 // the generator's own cost is not counted against the server.
 package loadgen
@@ -37,7 +37,7 @@ import (
 type Options struct {
 	Binary      string        // path to the extauthz binary
 	Duration    time.Duration // measured time, after warm-up
-	Concurrency int           // concurrent Check loops
+	Concurrency int           // Checks kept in flight (closed loop)
 	Conns       int           // gRPC connections shared by the loops (Envoy uses a few)
 	Client      string        // ClientH2 (default) or ClientGRPCGo
 	Clients     int           // distinct client ids (each with its own token)
