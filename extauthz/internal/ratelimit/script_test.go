@@ -24,6 +24,12 @@ func newMiniredis(t *testing.T, clock *fakeClock) (*miniredis.Miniredis, redis.U
 	return m, c
 }
 
+// instant is a named point in time, for tests at calendar edges.
+type instant struct {
+	name string
+	at   time.Time
+}
+
 // TestScriptMatchesLocal runs the same random traffic through the Lua script
 // (in miniredis, whose TIME follows a fake clock) and through Local: every
 // result must be identical, across minute, hour, day and month rollovers
@@ -34,10 +40,7 @@ func TestScriptMatchesLocal(t *testing.T) {
 		{Name: "changed", Rate: 7, Burst: 2, Quotas: []Quota{{Minute, 25}, {Month, 120}}},
 		{Name: "big", Rate: 1e6, Burst: 1 << 40, Quotas: []Quota{{Day, 1 << 50}}},
 	}
-	starts := []struct {
-		name string
-		at   time.Time
-	}{
+	starts := []instant{
 		{"leap February end", time.Date(2028, 2, 29, 23, 58, 30, 123456000, time.UTC)},
 		{"New Year", time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC)},
 		{"thirty-day month end", time.Date(2026, 11, 30, 23, 59, 50, 0, time.UTC)},
@@ -148,10 +151,7 @@ func checkScriptKeys(t *testing.T, get func(key string) string, expireAt func(ke
 // TestScriptWindows runs the script at calendar edges: the keys it writes
 // carry the UTC window ids and expire at each window's end + 60 s.
 func TestScriptWindows(t *testing.T) {
-	tests := []struct {
-		name string
-		at   time.Time
-	}{
+	tests := []instant{
 		{"Unix epoch", time.Unix(0, 0)},
 		{"leap day, last microsecond", time.Date(2028, 2, 29, 23, 59, 59, 999999000, time.UTC)},
 		{"February of a common year", time.Date(2027, 2, 28, 12, 30, 1, 0, time.UTC)},
