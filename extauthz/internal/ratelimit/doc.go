@@ -34,8 +34,9 @@
 // of concurrent Allows are auto-pipelined: a call goes out at once when no
 // pipeline is on the wire, and the calls that arrive while one is go out
 // together as the next (one write, one read); each caller waits for its own
-// reply under its own deadline. A Redis that lost the script (restart, SCRIPT FLUSH) answers
-// NOSCRIPT, and just those calls are sent again as EVAL, which reloads it.
+// reply under its own deadline. A Redis that lost the script (restart, SCRIPT
+// FLUSH) answers NOSCRIPT, and just those calls are sent again as EVAL, which
+// reloads it.
 //
 // # Redis keys
 //
