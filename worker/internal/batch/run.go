@@ -101,16 +101,19 @@ func merge(batch []*request) []engine.Tensor {
 	for i, in := range first {
 		shape := slices.Clone(in.Shape)
 		shape[0] = 0
-		var t engine.Tensor
-		for _, r := range batch {
+		ints, floats := make([][]int64, len(batch)), make([][]float32, len(batch))
+		for j, r := range batch {
 			shape[0] += r.items
-			if in.Int64 != nil {
-				t.Int64 = append(t.Int64, r.inputs[i].Int64...)
-			} else {
-				t.Float32 = append(t.Float32, r.inputs[i].Float32...)
-			}
+			ints[j], floats[j] = r.inputs[i].Int64, r.inputs[i].Float32
 		}
-		t.Shape = shape
+		// Concat allocates the merged data once (appending regrew it, copying megabytes for a
+		// batch of images).
+		t := engine.Tensor{Shape: shape}
+		if in.Int64 != nil {
+			t.Int64 = slices.Concat(ints...)
+		} else {
+			t.Float32 = slices.Concat(floats...)
+		}
 		merged[i] = t
 	}
 	return merged
