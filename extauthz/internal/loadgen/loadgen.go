@@ -67,6 +67,7 @@ type Result struct {
 	ServerCPU  time.Duration // user+system CPU of the extauthz process during the measured window
 	LoadCPU    time.Duration // user+system CPU of this generator process during the measured window
 	RedisCPU   time.Duration // user+system CPU of redis-server during the measured window (Redis limits only)
+	RedisWait  time.Duration // mean time a Check's limiter call took in Redis mode (the server's torchgate_redis_duration_seconds)
 	Throughput float64       // checks per second
 	FirstErr   error         // the first error, when Errors > 0
 }
@@ -90,7 +91,7 @@ func (r Result) String() string {
 		r.Checks, r.Errors, r.Denied, r.Throughput, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond),
 		perCheck(r.ServerCPU), perCheck(r.LoadCPU))
 	if r.RedisCPU > 0 {
-		s += fmt.Sprintf("  redis-server CPU %.1f µs/check", perCheck(r.RedisCPU))
+		s += fmt.Sprintf("  redis-server CPU %.1f µs/check  redis call %s avg", perCheck(r.RedisCPU), r.RedisWait.Round(time.Microsecond))
 	}
 	if r.FirstErr != nil {
 		s += fmt.Sprintf("  first error: %v", r.FirstErr)
@@ -145,8 +146,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	var redis0, redis1 time.Duration
+	var wait0, wait1 histogram
 	if redisPID != 0 {
 		if redis0, err = processCPU(redisPID); err != nil {
+			return Result{}, err
+		}
+		if wait0, err = srv.redisDuration(); err != nil {
 			return Result{}, err
 		}
 	}
@@ -173,6 +178,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if redis1, err = processCPU(redisPID); err != nil {
 			return Result{}, err
 		}
+		if wait1, err = srv.redisDuration(); err != nil {
+			return Result{}, err
+		}
+		res.RedisWait = wait1.meanSince(wait0)
 	}
 	res.ServerCPU, res.LoadCPU, res.RedisCPU = cpu1-cpu0, self1-self0, redis1-redis0
 	return res, nil
@@ -413,6 +422,46 @@ type server struct {
 	grpcAddr string
 	httpAddr string
 	dir      string
+}
+
+// histogram is the sum and count of a Prometheus histogram.
+type histogram struct {
+	sum   float64
+	count uint64
+}
+
+// meanSince returns the mean of the observations made since h0, in seconds as a duration.
+func (h histogram) meanSince(h0 histogram) time.Duration {
+	if h.count <= h0.count {
+		return 0
+	}
+	return time.Duration((h.sum - h0.sum) / float64(h.count-h0.count) * float64(time.Second))
+}
+
+// redisDuration reads the server's torchgate_redis_duration_seconds histogram from /metrics.
+func (s *server) redisDuration() (histogram, error) {
+	resp, err := http.Get("http://" + s.httpAddr + "/metrics")
+	if err != nil {
+		return histogram{}, fmt.Errorf("loadgen: metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return histogram{}, fmt.Errorf("loadgen: metrics: %w", err)
+	}
+	var h histogram
+	var errSum, errCount error = errors.New("missing"), errors.New("missing")
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, "torchgate_redis_duration_seconds_sum "); ok {
+			h.sum, errSum = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		} else if v, ok := strings.CutPrefix(line, "torchgate_redis_duration_seconds_count "); ok {
+			h.count, errCount = strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	if err := errors.Join(errSum, errCount); err != nil {
+		return histogram{}, fmt.Errorf("loadgen: torchgate_redis_duration_seconds: %w", err)
+	}
+	return h, nil
 }
 
 // profile saves a CPU profile of the server process taken over d.
