@@ -345,14 +345,15 @@ func drive(callers []caller, tokens []string, concurrency int, d time.Duration) 
 	deadline := start.Add(d)
 	tallies := make([]tally, len(callers))
 	var wg sync.WaitGroup
-	first := 0
+	next := 0 // the first request of the caller's first slot
 	for i, c := range callers {
 		slots := concurrency / len(callers)
 		if i < concurrency%len(callers) {
 			slots++
 		}
+		first := next
 		wg.Go(func() { tallies[i] = c.run(reqs, first, slots, deadline) })
-		first += slots
+		next += slots
 	}
 	wg.Wait()
 	all := merge(tallies)

@@ -33,3 +33,29 @@ func TestRedisDurationReadsTheServersHistogram(t *testing.T) {
 		t.Error("metrics without the histogram: no error")
 	}
 }
+
+// recordingCaller remembers the slots a run gave it and answers nothing.
+type recordingCaller struct{ first, slots int }
+
+func (r *recordingCaller) run(_ []encodedRequest, first, slots int, _ time.Time) tally {
+	r.first, r.slots = first, slots
+	return tally{}
+}
+
+func (*recordingCaller) Close() error { return nil }
+
+func TestDriveSharesTheSlotsOut(t *testing.T) {
+	recs := []*recordingCaller{{}, {}, {}, {}}
+	callers := make([]caller, len(recs))
+	for i, r := range recs {
+		callers[i] = r
+	}
+	drive(callers, []string{"a", "b"}, 10, time.Millisecond)
+	// 10 slots over 4 connections: 3, 3, 2, 2, each caller's slots following the last's.
+	want := [][2]int{{0, 3}, {3, 3}, {6, 2}, {8, 2}}
+	for i, r := range recs {
+		if got := [2]int{r.first, r.slots}; got != want[i] {
+			t.Errorf("caller %d: first %d, slots %d; want %v", i, r.first, r.slots, want[i])
+		}
+	}
+}
