@@ -11,7 +11,7 @@ import (
 // maxBatches is the number of pipelines one limiter has on the wire at once
 // (its lanes). With one, every call that arrives while a batch waits for its
 // replies goes out in the next batch: fewer, larger pipelines. Measured end to
-// end on two shared cores (BENCHMARKS.md), one lane gave about 4% more checks
+// end on two shared cores (BENCHMARKS.md), one lane gave about 6% more checks
 // per second than two and cost Redis about 10% less CPU per call; a second
 // lane would not isolate a slow Cluster node either, as both lanes soon carry
 // calls for it.
