@@ -2,7 +2,7 @@
 # `make test` is the command CI runs (.ci/run); `make help` lists the targets.
 
 GO       ?= go
-MODULES  := extauthz worker worker/cuda validation
+MODULES  := clientmetrics extauthz worker worker/cuda validation
 PKGS     := $(MODULES:%=./%/...)
 BIN      := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0

@@ -5,6 +5,9 @@ FROM golang:1.26.8-bookworm AS build
 WORKDIR /src/extauthz
 # Build the module alone (GOWORK=off): the image never needs the other modules of go.work.
 ENV CGO_ENABLED=0 GOWORK=off GOFLAGS=-trimpath
+# clientmetrics is the module of per-client Prometheus counters both services share (go.mod
+# replaces it with ../clientmetrics).
+COPY clientmetrics/ /src/clientmetrics/
 COPY extauthz/go.mod extauthz/go.sum ./
 RUN --mount=type=cache,target=/root/go/pkg/mod go mod download
 COPY extauthz/ ./

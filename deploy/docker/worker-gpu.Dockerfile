@@ -15,6 +15,7 @@ WORKDIR /src
 COPY go.work go.work.sum ./
 COPY extauthz/go.mod extauthz/go.sum extauthz/
 COPY validation/go.mod validation/go.sum validation/
+COPY clientmetrics/ clientmetrics/
 COPY worker/ worker/
 RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     go build -tags cuda -ldflags='-s -w' -o /out/worker ./worker/cuda/cmd/worker && \

@@ -5,6 +5,9 @@ FROM golang:1.26.8-bookworm AS build
 WORKDIR /src/worker
 # Build the module alone (GOWORK=off); the CPU engine needs no cgo.
 ENV CGO_ENABLED=0 GOWORK=off GOFLAGS=-trimpath
+# clientmetrics is the module of per-client Prometheus counters both services share (go.mod
+# replaces it with ../clientmetrics).
+COPY clientmetrics/ /src/clientmetrics/
 COPY worker/go.mod worker/go.sum ./
 RUN --mount=type=cache,target=/root/go/pkg/mod go mod download
 COPY worker/ ./

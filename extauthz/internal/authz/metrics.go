@@ -3,7 +3,7 @@ package authz
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/torchgate/torchgate/extauthz/internal/clientmetrics"
+	"github.com/torchgate/torchgate/clientmetrics"
 )
 
 // Metrics are the decision service's Prometheus series.

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/torchgate/torchgate/extauthz/internal/clientmetrics"
+	"github.com/torchgate/torchgate/clientmetrics"
 )
 
 // Failure reasons of torchgate_issuer_auth_failures_total.

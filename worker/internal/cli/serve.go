@@ -64,7 +64,7 @@ func parseServeFlags(args []string, c *CUDA) (serveFlags, error) {
 	trusted := fs.String("trusted-peers", "127.0.0.1/32,::1/128", "CIDRs whose x-torchgate-* headers are trusted (Envoy)")
 	untrusted := fs.String("untrusted-identity", "ignore", "x-torchgate-* headers from other peers: ignore (anonymous) or reject (403)")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", serve.DefaultMaxBodyBytes, "largest request body (413 beyond)")
-	fs.IntVar(&f.maxClients, "max-clients", serve.DefaultMaxClients, "client_id label values before \"other\"")
+	fs.IntVar(&f.maxClients, "max-clients", serve.DefaultMaxClients, "client_id label values: the busiest clients by name, the rest as \"other\"")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "time to finish queued work on SIGTERM")
 	fs.DurationVar(&f.agingStep, "aging-step", 100*time.Millisecond, "queue wait that raises a request's priority by one")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve REST and gRPC over TLS with this certificate (PEM)")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,8 +228,9 @@ func TestPriorityHeaderOrdersQueue(t *testing.T) {
 	if order[0] != 1 || order[1] != 2 || order[2] != 0 {
 		t.Errorf("run order %v, want [1 2 0] (priorities 5, 3, 1)", order)
 	}
-	if n := counterValue(t, ts.reg, "torchgate_inference_client_requests_total", map[string]string{"client_id": "c1", "model": "fake"}); n != 4 {
-		t.Errorf("client c1 counted %v requests, want 4", n)
+	// Before a scrape promotes c1 its requests count as "other"; all four are there.
+	if n := counterValue(t, ts.reg, "torchgate_inference_client_requests_total", map[string]string{"model": "fake"}); n != 4 {
+		t.Errorf("%v client requests counted, want 4", n)
 	}
 }
 
@@ -262,6 +264,10 @@ func TestUntrustedIdentity(t *testing.T) {
 				t.Fatalf("status %d body %s, want %d", status, resp, tc.status)
 			}
 			if tc.wantClient != "" {
+				// A client's series starts at the scrape after its first request
+				// (clientmetrics): the second request is the one counted under its name.
+				counterValue(t, ts.reg, "torchgate_inference_client_requests_total", nil)
+				post(t, t.Context(), ts.url+"/v2/models/fake/infer", body, tc.header)
 				if n := counterValue(t, ts.reg, "torchgate_inference_client_requests_total", map[string]string{"client_id": tc.wantClient}); n != 1 {
 					t.Errorf("client %q counted %v times, want 1", tc.wantClient, n)
 				}
@@ -293,10 +299,25 @@ func TestCleanLabel(t *testing.T) {
 	}
 }
 
-func TestClientLabelCap(t *testing.T) {
-	c := clientCap{max: 2, named: map[string]bool{}}
-	got := []string{c.label("a"), c.label("b"), c.label("c"), c.label("a")}
-	if want := []string{"a", "b", otherClient, "a"}; strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("labels %v, want %v", got, want)
+func TestClientSeriesGoToTheBusiest(t *testing.T) {
+	ts := startServer(t, Options{MaxClients: 1}, ModelVersion{Name: "fake", Version: 1, Instances: []Model{&fakeModel{}}})
+	body := []byte(`{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]}`)
+	infer := func(client string, n int) {
+		for range n {
+			if s, _, b := post(t, t.Context(), ts.url+"/v2/models/fake/infer", body, map[string]string{"x-torchgate-client-id": client}); s != 200 {
+				t.Fatalf("status %d body %s", s, b)
+			}
+		}
+	}
+	count := func(client string) float64 {
+		return counterValue(t, ts.reg, "torchgate_inference_client_requests_total", map[string]string{"client_id": client, "model": "fake"})
+	}
+	infer("light", 1)
+	infer("heavy", 3)
+	count("other") // the scrape promotes the busiest client into the one named series
+	infer("heavy", 2)
+	infer("light", 1)
+	if got := []float64{count("heavy"), count("light"), count("other")}; !slices.Equal(got, []float64{2, 0, 5}) {
+		t.Errorf("heavy, light, other = %v, want [2 0 5]", got)
 	}
 }

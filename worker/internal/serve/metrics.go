@@ -1,14 +1,12 @@
 package serve
 
 import (
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// otherClient is the client_id label of clients past the cap.
-const otherClient = "other"
+	"github.com/torchgate/torchgate/clientmetrics"
+)
 
 // metrics are the server's Prometheus series; names follow Triton's nv_inference_* with
 // the torchgate_ prefix.
@@ -22,8 +20,7 @@ type metrics struct {
 	computeDur   *prometheus.HistogramVec // model, version
 	batchSize    *prometheus.HistogramVec // model, version
 	queueDepth   *prometheus.GaugeVec     // model, version
-	clientCounts *prometheus.CounterVec   // client_id, model
-	clients      clientCap
+	clientCounts *clientmetrics.Counter   // client_id, model
 }
 
 // newMetrics registers the series with reg.
@@ -49,10 +46,9 @@ func newMetrics(reg prometheus.Registerer, maxClients int) (*metrics, error) {
 			Help: "Items per model execution.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}, mv),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "torchgate_inference_queue_depth",
 			Help: "Requests waiting in the batch queue."}, mv),
-		clientCounts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "torchgate_inference_client_requests_total",
-			Help: "Inference requests per client (the first max-clients clients seen, the rest as \"other\") and model."},
-			[]string{"client_id", "model"}),
-		clients: clientCap{max: maxClients, named: map[string]bool{}},
+		clientCounts: clientmetrics.New("torchgate_inference_client_requests_total",
+			"Inference requests per client (the busiest max-clients clients by name, the rest as \"other\") and model.",
+			maxClients, "model"),
 	}
 	for _, c := range []prometheus.Collector{m.success, m.failure, m.items, m.execs, m.requestDur,
 		m.queueDur, m.computeDur, m.batchSize, m.queueDepth, m.clientCounts} {
@@ -61,28 +57,6 @@ func newMetrics(reg prometheus.Registerer, maxClients int) (*metrics, error) {
 		}
 	}
 	return m, nil
-}
-
-// clientCap keeps the client_id label set bounded: the first max clients seen keep their
-// id, later ones count as "other". Safe for concurrent use.
-type clientCap struct {
-	max   int
-	mu    sync.Mutex
-	named map[string]bool // guarded by mu
-}
-
-// label returns the label value for client.
-func (c *clientCap) label(client string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.named[client] {
-		return client
-	}
-	if len(c.named) < c.max {
-		c.named[client] = true
-		return client
-	}
-	return otherClient
 }
 
 // versionMetrics are one model version's series, curried once; it implements

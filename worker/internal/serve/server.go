@@ -39,7 +39,8 @@ type Options struct {
 	// RejectUntrusted answers 403 to identity headers from other peers; false ignores
 	// them (the request runs as anonymous at priority 0).
 	RejectUntrusted bool
-	// MaxClients caps the client_id label values; default 100.
+	// MaxClients caps the client_id label values of the per-client counter: the busiest
+	// clients get a series, the rest count as "other"; default 100.
 	MaxClients int
 	// AgingStep is the wait that raises a request's priority by one; default 100ms.
 	AgingStep time.Duration
@@ -183,7 +184,7 @@ func (s *Server) serveInfer(ctx context.Context, model, ver string, req *inferRe
 		s.metrics.failure.WithLabelValues("", "", ErrNotFound.Reason).Inc()
 		return nil, nil, err
 	}
-	s.metrics.clientCounts.WithLabelValues(s.metrics.clients.label(id.client), v.model).Inc()
+	s.metrics.clientCounts.Inc(id.client, v.model)
 	outs, err := s.infer(ctx, v, req, id)
 	v.obs.requestDur.Observe(s.opts.Now().Sub(start).Seconds())
 	if err != nil {

@@ -96,17 +96,24 @@ func TestTrustedClientCertificate(t *testing.T) {
 				cfg.Certificates = []tls.Certificate{ca.issue(t, tc.clientCert, x509.ExtKeyUsageClientAuth)}
 			}
 			client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
-			req, _ := http.NewRequest(http.MethodPost, hs.URL+"/v2/models/fake/infer",
-				bytes.NewReader([]byte(`{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]}`)))
-			req.Header.Set("X-Torchgate-Client-Id", "alice")
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
+			infer := func() {
+				req, _ := http.NewRequest(http.MethodPost, hs.URL+"/v2/models/fake/infer",
+					bytes.NewReader([]byte(`{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]}`)))
+				req.Header.Set("X-Torchgate-Client-Id", "alice")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status %d", resp.StatusCode)
+				}
 			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("status %d", resp.StatusCode)
-			}
+			// A client's series starts at the scrape after its first request (clientmetrics):
+			// the second request is the one counted under its name.
+			infer()
+			counterValue(t, reg, "torchgate_inference_client_requests_total", nil)
+			infer()
 			if n := counterValue(t, reg, "torchgate_inference_client_requests_total", map[string]string{"client_id": tc.wantClient}); n != 1 {
 				t.Errorf("client %q counted %v times, want 1", tc.wantClient, n)
 			}
