@@ -3,6 +3,7 @@ package validation
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -197,6 +198,25 @@ func TestPinnedImage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := pinnedImage(tc.ref); got != tc.want {
 				t.Fatalf("pinnedImage(%q) = %v, want %v", tc.ref, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestImagesModulesBuildAlone builds the modules the CPU images build, as their Dockerfiles do:
+// each on its own (GOWORK=off), with only the go.mod and go.sum it has. A requirement that only
+// the workspace (go.work) supplies would break `docker build` while every other check passes.
+func TestImagesModulesBuildAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two modules")
+	}
+	for _, module := range []string{"extauthz", "worker"} {
+		t.Run(module, func(t *testing.T) {
+			cmd := exec.Command("go", "build", "./...")
+			cmd.Dir = repoPath(module)
+			cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("GOWORK=off go build ./... in %s: %v\n%s", module, err, out)
 			}
 		})
 	}
