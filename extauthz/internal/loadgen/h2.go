@@ -40,11 +40,10 @@ type h2Conn struct {
 
 // h2Slot is one of a run's concurrent calls: the stream it is on, and what has arrived.
 type h2Slot struct {
-	next   int // index of the request it sends next
-	id     uint32
-	start  time.Time
-	body   []byte
-	status string // grpc-status from the trailers, or a transport failure text
+	next  int // index of the request it sends next
+	id    uint32
+	start time.Time
+	body  []byte
 }
 
 // h2InitialWindow is the flow-control window HTTP/2 starts with (RFC 9113 §6.9.2).
@@ -173,7 +172,7 @@ func (r *h2Run) start(s *h2Slot) error {
 	}
 	c.sendWindow -= int64(len(msg))
 	s.id, c.nextID = c.nextID, c.nextID+2
-	s.start, s.body, s.status = time.Now(), s.body[:0], ""
+	s.start, s.body = time.Now(), s.body[:0]
 	r.inflight[s.id] = s
 	err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s.id, BlockFragment: c.header, EndHeaders: true})
 	if err == nil {
@@ -193,13 +192,12 @@ func (r *h2Run) finish(id uint32, status string) error {
 	if r.draining {
 		return nil
 	}
-	s.status = status
 	now := time.Now()
 	if !now.Before(r.deadline) {
 		r.draining, r.blocked = true, nil
 		return nil
 	}
-	denied, err := s.outcome()
+	denied, err := s.outcome(status)
 	r.t.record(now.Sub(s.start), denied, err)
 	s.next++
 	return r.start(s)
@@ -246,10 +244,11 @@ func (r *h2Run) handle(f http2.Frame) error {
 	return nil
 }
 
-// outcome reads the finished call's answer: whether it was a denial, or why it failed.
-func (s *h2Slot) outcome() (denied bool, err error) {
-	if s.status != "0" {
-		return false, fmt.Errorf("loadgen: grpc-status %q", s.status)
+// outcome reads the finished call's answer, given its grpc-status (or a transport failure
+// text): whether it was a denial, or why it failed.
+func (s *h2Slot) outcome(status string) (denied bool, err error) {
+	if status != "0" {
+		return false, fmt.Errorf("loadgen: grpc-status %q", status)
 	}
 	if len(s.body) < 5 {
 		return false, errors.New("loadgen: response without a message")

@@ -137,6 +137,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}()
 	drive(callers, tokens, o.Concurrency, 500*time.Millisecond)
 
+	// The server's metrics are scraped outside the window whose CPU is measured.
+	var wait0, wait1 histogram
+	if redisPID != 0 {
+		if wait0, err = srv.redisDuration(); err != nil {
+			return Result{}, err
+		}
+	}
 	cpu0, err := processCPU(srv.cmd.Process.Pid)
 	if err != nil {
 		return Result{}, err
@@ -146,12 +153,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	var redis0, redis1 time.Duration
-	var wait0, wait1 histogram
 	if redisPID != 0 {
 		if redis0, err = processCPU(redisPID); err != nil {
-			return Result{}, err
-		}
-		if wait0, err = srv.redisDuration(); err != nil {
 			return Result{}, err
 		}
 	}
