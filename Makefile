@@ -7,7 +7,7 @@ PKGS     := $(MODULES:%=./%/...)
 BIN      := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help build demo deps fixtures cuda-check gpu-check bench-engine test test-short bench loadtest lint fmt vet staticcheck clean
+.PHONY: help build demo deps fixtures cuda-check gpu-check bench-engine test test-short bench loadtest peer lint fmt vet staticcheck clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,11 +41,21 @@ bench-engine: fixtures ## engine vs PyTorch (same archive, batch, threads; media
 bench: ## micro-benchmarks (see BENCHMARKS.md for the load generators)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
 
-loadtest: build ## ext_authz load over real gRPC: warm cache, no cache, local and Redis limits (BENCHMARKS.md)
+loadtest: build peer ## ext_authz load over real gRPC: warm cache, no cache, local and Redis limits, and the peer (BENCHMARKS.md)
 	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3
 	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -no-cache
 	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -limits local
 	$(GO) run ./extauthz/cmd/authzload -extauthz $(BIN)/extauthz -runs 3 -limits redis
+	$(GO) run ./extauthz/cmd/authzload -peer $(BIN)/ratelimit -runs 3
+
+# RATELIMIT is the envoyproxy/ratelimit version the load comparison in BENCHMARKS.md measured.
+RATELIMIT := github.com/envoyproxy/ratelimit/src/service_cmd@v1.4.1-0.20260122083618-3fb702589d36
+
+peer: $(BIN)/ratelimit ## build envoyproxy/ratelimit, the rate limit peer of the load comparison, from the Go module proxy
+
+$(BIN)/ratelimit:
+	GOBIN=$(abspath $(BIN))/.peer $(GO) install $(RATELIMIT)
+	mv $(BIN)/.peer/service_cmd $@ && rmdir $(BIN)/.peer
 
 CUDA_SDK := .cache/cuda-sdk
 

@@ -1,10 +1,13 @@
 // Command authzload is the ext_authz load generator: it runs the extauthz binary against a
 // real JWKS server and drives Check over real gRPC, printing throughput, latency percentiles
-// and the server's CPU time per check. See BENCHMARKS.md for how the published numbers were made.
+// and the server's CPU time per check. With -peer it measures envoyproxy/ratelimit instead, the
+// same way and with the same limits as -limits redis. See BENCHMARKS.md for how the published
+// numbers were made.
 //
 // Usage:
 //
 //	authzload -extauthz bin/extauthz [-duration 10s] [-concurrency 16] [-conns 4] [-clients 100] [-client h2|grpc-go] [-no-cache] [-limits local|redis] [-runs 3]
+//	authzload -peer bin/ratelimit [-peer-env NAME=value]... [-duration 10s] [-concurrency 16] [-conns 4] [-clients 100] [-runs 3]
 package main
 
 import (
@@ -15,6 +18,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/torchgate/torchgate/extauthz/internal/loadgen"
@@ -31,6 +35,14 @@ func main() {
 	flag.BoolVar(&o.NoCache, "no-cache", false, "disable the verified-token cache")
 	flag.StringVar(&o.Limits, "limits", "", `rate limits in the path: "" none, "local" in-process, "redis" a real redis-server`)
 	flag.StringVar(&o.Profile, "cpuprofile", "", "write a CPU profile of the server (last run) to this file")
+	flag.StringVar(&o.Peer, "peer", "", "measure this envoyproxy/ratelimit binary instead of extauthz (make peer builds it)")
+	flag.Func("peer-env", "a NAME=value setting for the peer, e.g. REDIS_PIPELINE_WINDOW=150us (repeatable)", func(s string) error {
+		if name, _, ok := strings.Cut(s, "="); !ok || name == "" {
+			return fmt.Errorf("%q is not NAME=value", s)
+		}
+		o.PeerEnv = append(o.PeerEnv, s)
+		return nil
+	})
 	clientProfile := flag.String("client-cpuprofile", "", "write a CPU profile of this load generator to this file")
 	runs := flag.Int("runs", 3, "runs; the median by throughput is reported last")
 	flag.Parse()

@@ -10,12 +10,11 @@ import (
 	"strconv"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
 
-// h2Conn is a minimal gRPC client on one HTTP/2 connection, for unary Check calls with
+// h2Conn is a minimal gRPC client on one HTTP/2 connection, for unary calls of one method with
 // pre-encoded requests: the protocol on the wire is gRPC's (HTTP/2 frames, HPACK, the
 // length-prefixed message, grpc-status trailers, flow control), but each call costs a fraction
 // of grpc-go's client CPU, as Envoy's C++ client does. On two shared cores the generator's
@@ -31,6 +30,7 @@ type h2Conn struct {
 	bw     *bufio.Writer
 	fr     *http2.Framer
 	header []byte // the request's HPACK block, stateless (no dynamic table), sent on every call
+	denied func([]byte) (bool, error)
 
 	nextID     uint32
 	sendWindow int64 // connection-level flow-control credit for request DATA
@@ -53,13 +53,14 @@ const h2InitialWindow = 65535
 // answer at all.
 const h2DrainTimeout = 5 * time.Second
 
-// dialH2 connects to a gRPC server at addr over cleartext HTTP/2 (prior knowledge).
-func dialH2(addr string) (*h2Conn, error) {
+// dialH2 connects to a gRPC server at addr over cleartext HTTP/2 (prior knowledge), for calls
+// of r.
+func dialH2(addr string, r rpc) (*h2Conn, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	c := &h2Conn{conn: conn, nextID: 1, sendWindow: h2InitialWindow}
+	c := &h2Conn{conn: conn, nextID: 1, sendWindow: h2InitialWindow, denied: r.denied}
 	c.br = bufio.NewReaderSize(conn, 32<<10)
 	c.bw = bufio.NewWriterSize(conn, 32<<10)
 	c.fr = http2.NewFramer(c.bw, c.br)
@@ -69,7 +70,7 @@ func dialH2(addr string) (*h2Conn, error) {
 	enc := hpack.NewEncoder(&hb)
 	enc.SetMaxDynamicTableSize(0) // every field a literal or a static index: the block can be resent as is
 	for _, f := range [][2]string{
-		{":method", "POST"}, {":scheme", "http"}, {":path", authv3.Authorization_Check_FullMethodName},
+		{":method", "POST"}, {":scheme", "http"}, {":path", r.method},
 		{":authority", addr}, {"content-type", "application/grpc"}, {"te", "trailers"},
 	} {
 		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
@@ -96,7 +97,7 @@ func dialH2(addr string) (*h2Conn, error) {
 // Close closes the connection.
 func (c *h2Conn) Close() error { return c.conn.Close() }
 
-// run keeps slots Check calls in flight on the connection until the deadline, closed loop: a
+// run keeps slots calls in flight on the connection until the deadline, closed loop: a
 // slot sends its next request as soon as its answer is in. Slot s sends reqs[first+s],
 // reqs[first+s+1], ... (cyclically). The answers that arrive before the deadline are tallied;
 // those in flight then are awaited, for a clean connection, and not counted. A connection
@@ -197,7 +198,7 @@ func (r *h2Run) finish(id uint32, status string) error {
 		r.draining, r.blocked = true, nil
 		return nil
 	}
-	denied, err := s.outcome(status)
+	denied, err := s.outcome(status, r.c.denied)
 	r.t.record(now.Sub(s.start), denied, err)
 	s.next++
 	return r.start(s)
@@ -245,19 +246,15 @@ func (r *h2Run) handle(f http2.Frame) error {
 }
 
 // outcome reads the finished call's answer, given its grpc-status (or a transport failure
-// text): whether it was a denial, or why it failed.
-func (s *h2Slot) outcome(status string) (denied bool, err error) {
+// text) and how its message reads: whether it was a denial, or why it failed.
+func (s *h2Slot) outcome(status string, readDenied func([]byte) (bool, error)) (denied bool, err error) {
 	if status != "0" {
 		return false, fmt.Errorf("loadgen: grpc-status %q", status)
 	}
 	if len(s.body) < 5 {
 		return false, errors.New("loadgen: response without a message")
 	}
-	var out checkOutcome
-	if err := readOutcome(s.body[5:], &out); err != nil {
-		return false, err
-	}
-	return out.denied, nil
+	return readDenied(s.body[5:])
 }
 
 func headerValue(fields []hpack.HeaderField, name string) string {

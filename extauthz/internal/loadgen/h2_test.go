@@ -42,13 +42,19 @@ func (fakeAuthz) Check(ctx context.Context, r *authv3.CheckRequest) (*authv3.Che
 // startFake serves fakeAuthz on a loopback port; the server is stopped at cleanup or by the
 // caller.
 func startFake(t *testing.T) (string, *grpc.Server) {
+	return serveGRPC(t, func(gs *grpc.Server) { authv3.RegisterAuthorizationServer(gs, fakeAuthz{}) })
+}
+
+// serveGRPC serves what register adds on a loopback port; the server is stopped at cleanup or
+// by the caller.
+func serveGRPC(t *testing.T, register func(*grpc.Server)) (string, *grpc.Server) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(gs, fakeAuthz{})
+	register(gs)
 	go gs.Serve(l)
 	t.Cleanup(gs.Stop)
 	return l.Addr().String(), gs
@@ -75,7 +81,7 @@ func TestCallerRuns(t *testing.T) {
 	for _, client := range []string{ClientH2, ClientGRPCGo} {
 		t.Run(client, func(t *testing.T) {
 			o.Client = client
-			callers, err := dial(addr, o)
+			callers, err := dial(addr, checkRPC, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +123,7 @@ func TestCallerRuns(t *testing.T) {
 // A run on a connection whose server goes away ends with errors, at once, and so do later runs.
 func TestH2RunFailsWhenTheServerGoes(t *testing.T) {
 	addr, gs := startFake(t)
-	c, err := dialH2(addr)
+	c, err := dialH2(addr, checkRPC)
 	if err != nil {
 		t.Fatal(err)
 	}

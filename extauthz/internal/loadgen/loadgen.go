@@ -45,6 +45,11 @@ type Options struct {
 	Limits      string        // "" (no limits), "local" (in-process limiter) or "redis" (a real redis-server)
 	Profile     string        // when set, a CPU profile of the server during the measured run is written here
 	Stderr      *os.File      // where the server's logs go; nil discards
+	// Peer, when set, is an envoyproxy/ratelimit binary measured instead of extauthz: the same
+	// generator, clients, limits and redis-server, without token checks (see peer.go).
+	// Binary, NoCache, Limits and Profile do not apply to it.
+	Peer    string
+	PeerEnv []string // extra NAME=value settings for the peer, e.g. REDIS_PIPELINE_WINDOW=150us
 }
 
 // The clients a run can drive Check with. Both speak gRPC over HTTP/2 to the server and send
@@ -64,10 +69,10 @@ type Result struct {
 	Denied     int
 	Elapsed    time.Duration
 	P50, P99   time.Duration
-	ServerCPU  time.Duration // user+system CPU of the extauthz process during the measured window
+	ServerCPU  time.Duration // user+system CPU of the server process (extauthz or the peer) during the measured window
 	LoadCPU    time.Duration // user+system CPU of this generator process during the measured window
-	RedisCPU   time.Duration // user+system CPU of redis-server during the measured window (Redis limits only)
-	RedisWait  time.Duration // mean time a Check's limiter call took in Redis mode (the server's torchgate_redis_duration_seconds)
+	RedisCPU   time.Duration // user+system CPU of redis-server during the measured window (Redis limits and the peer)
+	RedisWait  time.Duration // mean time a Check's limiter call took in Redis mode (extauthz's torchgate_redis_duration_seconds)
 	Throughput float64       // checks per second
 	FirstErr   error         // the first error, when Errors > 0
 }
@@ -91,7 +96,10 @@ func (r Result) String() string {
 		r.Checks, r.Errors, r.Denied, r.Throughput, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond),
 		perCheck(r.ServerCPU), perCheck(r.LoadCPU))
 	if r.RedisCPU > 0 {
-		s += fmt.Sprintf("  redis-server CPU %.1f µs/check  redis call %s avg", perCheck(r.RedisCPU), r.RedisWait.Round(time.Microsecond))
+		s += fmt.Sprintf("  redis-server CPU %.1f µs/check", perCheck(r.RedisCPU))
+	}
+	if r.RedisWait > 0 {
+		s += fmt.Sprintf("  redis call %s avg", r.RedisWait.Round(time.Microsecond))
 	}
 	if r.FirstErr != nil {
 		s += fmt.Sprintf("  first error: %v", r.FirstErr)
@@ -101,6 +109,9 @@ func (r Result) String() string {
 
 // Run performs one load run.
 func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Peer != "" {
+		return runPeer(ctx, o)
+	}
 	idp, err := testidp.New()
 	if err != nil {
 		return Result{}, err
@@ -110,7 +121,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	extra, redisPID, stopRedis, err := limitsConfig(o.Limits)
+	extra, rdb, stopRedis, err := limitsConfig(o.Limits)
 	if err != nil {
 		return Result{}, err
 	}
@@ -122,11 +133,40 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer srv.stop()
 
 	// Warm-up: every token once through the generated client with full decoding (fills the
-	// cache when it is on, and proves the answers are allowed CheckResponses), then a short burst.
+	// cache when it is on, and proves the answers are allowed CheckResponses).
 	if err := warmUp(ctx, srv.grpcAddr, tokens); err != nil {
 		return Result{}, err
 	}
-	callers, err := dial(srv.grpcAddr, o)
+	reqs := make([]encodedRequest, len(tokens))
+	for i, tok := range tokens {
+		if reqs[i], err = proto.Marshal(request(tok)); err != nil {
+			return Result{}, err
+		}
+	}
+	t := target{srv: srv, rpc: checkRPC, reqs: reqs}
+	if rdb != nil {
+		t.redisPID, t.redisWait = rdb.PID(), srv.redisDuration
+	}
+	if o.Profile != "" {
+		t.profile = srv.profile
+	}
+	return measure(t, o)
+}
+
+// target is a started service to put under load.
+type target struct {
+	srv       *server
+	rpc       rpc
+	reqs      []encodedRequest                         // one per client
+	redisPID  int                                      // the redis-server behind srv; 0 when none
+	redisWait func() (histogram, error)                // srv's Redis call durations; nil when not served
+	profile   func(path string, d time.Duration) error // a CPU profile of srv; nil when not wanted
+}
+
+// measure drives t with o's concurrency over o's connections: a short burst, then the
+// measured run, with the CPU time of each process during it.
+func measure(t target, o Options) (Result, error) {
+	callers, err := dial(t.srv.grpcAddr, t.rpc, o)
 	if err != nil {
 		return Result{}, err
 	}
@@ -135,58 +175,42 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			c.Close()
 		}
 	}()
-	drive(callers, tokens, o.Concurrency, 500*time.Millisecond)
+	drive(callers, t.reqs, o.Concurrency, 500*time.Millisecond)
 
 	// The server's metrics are scraped outside the window whose CPU is measured.
 	var wait0, wait1 histogram
-	if redisPID != 0 {
-		if wait0, err = srv.redisDuration(); err != nil {
+	if t.redisWait != nil {
+		if wait0, err = t.redisWait(); err != nil {
 			return Result{}, err
 		}
 	}
-	cpu0, err := processCPU(srv.cmd.Process.Pid)
+	pids := []int{t.srv.cmd.Process.Pid, os.Getpid(), t.redisPID}
+	cpu0, err := processesCPU(pids)
 	if err != nil {
 		return Result{}, err
-	}
-	self0, err := processCPU(os.Getpid())
-	if err != nil {
-		return Result{}, err
-	}
-	var redis0, redis1 time.Duration
-	if redisPID != 0 {
-		if redis0, err = processCPU(redisPID); err != nil {
-			return Result{}, err
-		}
 	}
 	var prof chan error
-	if o.Profile != "" {
+	if t.profile != nil {
 		prof = make(chan error, 1)
-		go func() { prof <- srv.profile(o.Profile, o.Duration) }()
+		go func() { prof <- t.profile(o.Profile, o.Duration) }()
 	}
-	res := drive(callers, tokens, o.Concurrency, o.Duration)
+	res := drive(callers, t.reqs, o.Concurrency, o.Duration)
 	if prof != nil {
 		if err := <-prof; err != nil {
 			return Result{}, err
 		}
 	}
-	cpu1, err := processCPU(srv.cmd.Process.Pid)
+	cpu1, err := processesCPU(pids)
 	if err != nil {
 		return Result{}, err
 	}
-	self1, err := processCPU(os.Getpid())
-	if err != nil {
-		return Result{}, err
-	}
-	if redisPID != 0 {
-		if redis1, err = processCPU(redisPID); err != nil {
-			return Result{}, err
-		}
-		if wait1, err = srv.redisDuration(); err != nil {
+	if t.redisWait != nil {
+		if wait1, err = t.redisWait(); err != nil {
 			return Result{}, err
 		}
 		res.RedisWait = wait1.meanSince(wait0)
 	}
-	res.ServerCPU, res.LoadCPU, res.RedisCPU = cpu1-cpu0, self1-self0, redis1-redis0
+	res.ServerCPU, res.LoadCPU, res.RedisCPU = cpu1[0]-cpu0[0], cpu1[1]-cpu0[1], cpu1[2]-cpu0[2]
 	return res, nil
 }
 
@@ -273,18 +297,18 @@ func (t *tally) fail(err error, n int) {
 	}
 }
 
-// dial opens o.Conns connections of the chosen client.
-func dial(addr string, o Options) ([]caller, error) {
+// dial opens o.Conns connections of the chosen client, for calls of r.
+func dial(addr string, r rpc, o Options) ([]caller, error) {
 	callers := make([]caller, max(o.Conns, 1))
 	for i := range callers {
 		var err error
 		switch o.Client {
 		case "", ClientH2:
-			callers[i], err = dialH2(addr)
+			callers[i], err = dialH2(addr, r)
 		case ClientGRPCGo:
 			var conn *grpc.ClientConn
 			conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			callers[i] = grpcCaller{conn}
+			callers[i] = grpcCaller{conn, r}
 		default:
 			err = fmt.Errorf("loadgen: client %q is not %s or %s", o.Client, ClientH2, ClientGRPCGo)
 		}
@@ -298,8 +322,11 @@ func dial(addr string, o Options) ([]caller, error) {
 	return callers, nil
 }
 
-// grpcCaller calls Check through grpc-go with checkCodec, one goroutine per slot.
-type grpcCaller struct{ *grpc.ClientConn }
+// grpcCaller makes its calls through grpc-go with answerCodec, one goroutine per slot.
+type grpcCaller struct {
+	*grpc.ClientConn
+	rpc rpc
+}
 
 func (g grpcCaller) run(reqs []encodedRequest, first, slots int, deadline time.Time) tally {
 	tallies := make([]tally, slots)
@@ -308,9 +335,9 @@ func (g grpcCaller) run(reqs []encodedRequest, first, slots int, deadline time.T
 		wg.Go(func() {
 			t := &tallies[s]
 			for i := first + s; time.Now().Before(deadline); i++ {
-				var out checkOutcome
+				var out outcome
 				t0 := time.Now()
-				err := g.Invoke(context.Background(), authv3.Authorization_Check_FullMethodName, reqs[i%len(reqs)], &out, grpc.ForceCodecV2(checkCodec{}))
+				err := g.Invoke(context.Background(), g.rpc.method, reqs[i%len(reqs)], &out, grpc.ForceCodecV2(answerCodec{g.rpc}))
 				if done := time.Now(); done.Before(deadline) { // as h2Conn: later answers are not counted
 					t.record(done.Sub(t0), out.denied, err)
 				}
@@ -333,17 +360,9 @@ func merge(tallies []tally) tally {
 	return all
 }
 
-// drive keeps concurrency Check calls in flight for d, shared out among the callers, and
-// gathers their results.
-func drive(callers []caller, tokens []string, concurrency int, d time.Duration) Result {
-	reqs := make([]encodedRequest, len(tokens))
-	for i, tok := range tokens {
-		b, err := proto.Marshal(request(tok))
-		if err != nil {
-			panic(err) // a CheckRequest built here always marshals
-		}
-		reqs[i] = b
-	}
+// drive keeps concurrency calls in flight for d, shared out among the callers, and gathers
+// their results.
+func drive(callers []caller, reqs []encodedRequest, concurrency int, d time.Duration) Result {
 	start := time.Now()
 	deadline := start.Add(d)
 	tallies := make([]tally, len(callers))
@@ -370,39 +389,28 @@ func drive(callers []caller, tokens []string, concurrency int, d time.Duration) 
 	return res
 }
 
-// The measured loops send CheckRequests encoded once up front and read only whether each
-// answer is a denial: on shared cores, the generator's own protobuf work would take CPU from
-// the server it measures (Envoy, the real client, encodes in C++).
+// The measured loops send requests encoded once up front and read only whether each answer is
+// a denial: on shared cores, the generator's own protobuf work would take CPU from the server
+// it measures (Envoy, the real client, encodes in C++).
 
-// encodedRequest is a CheckRequest in protobuf wire format.
+// encodedRequest is a request message in protobuf wire format.
 type encodedRequest []byte
 
-// checkOutcome is what the generator keeps of a CheckResponse.
-type checkOutcome struct{ denied bool }
-
-// checkCodec sends encodedRequests and reads checkOutcomes.
-type checkCodec struct{}
-
-// Marshal implements encoding.CodecV2.
-func (checkCodec) Marshal(v any) (mem.BufferSlice, error) {
-	b, ok := v.(encodedRequest)
-	if !ok {
-		return nil, fmt.Errorf("loadgen: cannot send %T", v)
-	}
-	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+// rpc is the unary method a run calls, and how its answers read.
+type rpc struct {
+	method string                            // full method name: /package.Service/Method
+	denied func(answer []byte) (bool, error) // whether an answer message is a denial
 }
 
-// Unmarshal implements encoding.CodecV2.
-func (checkCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	out, ok := v.(*checkOutcome)
-	if !ok {
-		return fmt.Errorf("loadgen: cannot read into %T", v)
-	}
-	return readOutcome(data.Materialize(), out)
-}
+// checkRPC is ext_authz's Check: an answer holding denied_response (field 2) is a denial.
+var checkRPC = rpc{method: authv3.Authorization_Check_FullMethodName, denied: func(b []byte) (bool, error) {
+	denied := false
+	err := eachField(b, func(num protowire.Number, _ []byte) { denied = denied || num == 2 })
+	return denied, err
+}}
 
-// readOutcome reads a CheckResponse: a denial when it holds denied_response (field 2).
-func readOutcome(b []byte, out *checkOutcome) error {
+// eachField calls fn with the number and the value bytes of each top-level field of message b.
+func eachField(b []byte, fn func(num protowire.Number, value []byte)) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -412,14 +420,40 @@ func readOutcome(b []byte, out *checkOutcome) error {
 		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
 			return protowire.ParseError(n)
 		}
+		fn(num, b[:n])
 		b = b[n:]
-		out.denied = out.denied || num == 2
 	}
 	return nil
 }
 
+// outcome is what the generator keeps of an answer.
+type outcome struct{ denied bool }
+
+// answerCodec sends encodedRequests and reads outcomes of its rpc's answers.
+type answerCodec struct{ rpc rpc }
+
+// Marshal implements encoding.CodecV2.
+func (answerCodec) Marshal(v any) (mem.BufferSlice, error) {
+	b, ok := v.(encodedRequest)
+	if !ok {
+		return nil, fmt.Errorf("loadgen: cannot send %T", v)
+	}
+	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+}
+
+// Unmarshal implements encoding.CodecV2.
+func (c answerCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	out, ok := v.(*outcome)
+	if !ok {
+		return fmt.Errorf("loadgen: cannot read into %T", v)
+	}
+	var err error
+	out.denied, err = c.rpc.denied(data.Materialize())
+	return err
+}
+
 // Name implements encoding.CodecV2.
-func (checkCodec) Name() string { return "proto" }
+func (answerCodec) Name() string { return "proto" }
 
 type server struct {
 	cmd      *exec.Cmd
@@ -488,27 +522,36 @@ func (s *server) profile(path string, d time.Duration) error {
 
 // limitsConfig returns the configuration for the limits mode: tiers far above the offered load
 // (every check runs the limiter and passes), in-process or backed by a redis-server started here
-// (whose process id it returns, else 0).
-func limitsConfig(mode string) (string, int, func(), error) {
+// (which it returns, else nil), and what stops that.
+func limitsConfig(mode string) (string, *redistest.Server, func(), error) {
 	const tiers = "default_tier: load\ntiers:\n  load: {rate: 1000000, burst: 1000000, quotas: {day: 1000000000000}}\n"
 	switch mode {
 	case "":
-		return "", 0, func() {}, nil
+		return "", nil, func() {}, nil
 	case "local":
-		return tiers, 0, func() {}, nil
+		return tiers, nil, func() {}, nil
 	case "redis":
-		dir, err := os.MkdirTemp("", "authzload-redis")
+		rdb, stop, err := startRedis()
 		if err != nil {
-			return "", 0, nil, err
+			return "", nil, nil, err
 		}
-		rdb, err := redistest.Run(dir)
-		if err != nil {
-			os.RemoveAll(dir)
-			return "", 0, nil, err
-		}
-		return fmt.Sprintf("redis: {url: %q}\n", rdb.URL()) + tiers, rdb.PID(), func() { rdb.Kill(); os.RemoveAll(dir) }, nil
+		return fmt.Sprintf("redis: {url: %q}\n", rdb.URL()) + tiers, rdb, stop, nil
 	}
-	return "", 0, nil, fmt.Errorf("loadgen: limits mode %q is not \"\", local or redis", mode)
+	return "", nil, nil, fmt.Errorf("loadgen: limits mode %q is not \"\", local or redis", mode)
+}
+
+// startRedis runs a redis-server in a new directory, and returns it and what stops it.
+func startRedis() (*redistest.Server, func(), error) {
+	dir, err := os.MkdirTemp("", "authzload-redis")
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb, err := redistest.Run(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return rdb, func() { rdb.Kill(); os.RemoveAll(dir) }, nil
 }
 
 func startServer(ctx context.Context, o Options, idp *testidp.IdP, extra string) (*server, error) {
@@ -532,17 +575,25 @@ debug_pprof: %t
 %s`, grpcAddr, httpAddr, idp.URL(), cacheSize, filepath.Join(dir, "audit.log"), o.Profile != "", extra)
 	path := filepath.Join(dir, "extauthz.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, o.Binary, "serve", "--config", path)
 	cmd.Stderr = o.Stderr
+	return start(cmd, grpcAddr, httpAddr, "/readyz", dir)
+}
+
+// start starts cmd, a server on grpcAddr and httpAddr that owns dir, and waits until
+// httpAddr answers readyPath with 200 OK.
+func start(cmd *exec.Cmd, grpcAddr, httpAddr, readyPath, dir string) (*server, error) {
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("loadgen: start %s: %w", o.Binary, err)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("loadgen: start %s: %w", cmd.Path, err)
 	}
 	s := &server{cmd: cmd, grpcAddr: grpcAddr, httpAddr: httpAddr, dir: dir}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		resp, err := http.Get("http://" + httpAddr + readyPath)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -551,7 +602,7 @@ debug_pprof: %t
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, errors.New("loadgen: extauthz did not become ready in 15s")
+			return nil, fmt.Errorf("loadgen: %s did not become ready in 15s", filepath.Base(cmd.Path))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -576,11 +627,26 @@ func freeAddr() string {
 // clockTicks is USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 on Linux).
 const clockTicks = 100
 
+// processesCPU returns the user+system CPU time each process has used; 0 for pid 0.
+func processesCPU(pids []int) ([]time.Duration, error) {
+	cpu := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		if pid == 0 {
+			continue
+		}
+		var err error
+		if cpu[i], err = processCPU(pid); err != nil {
+			return nil, err
+		}
+	}
+	return cpu, nil
+}
+
 // processCPU returns the user+system CPU time a process has used (Linux /proc).
 func processCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("loadgen: server CPU: %w", err)
+		return 0, fmt.Errorf("loadgen: process CPU: %w", err)
 	}
 	// Fields after the parenthesised command name: state is field 3; utime 14, stime 15.
 	s := string(b)

@@ -50,7 +50,7 @@ func TestDriveSharesTheSlotsOut(t *testing.T) {
 	for i, r := range recs {
 		callers[i] = r
 	}
-	drive(callers, []string{"a", "b"}, 10, time.Millisecond)
+	drive(callers, []encodedRequest{{1}, {2}}, 10, time.Millisecond)
 	// 10 slots over 4 connections: 3, 3, 2, 2, each caller's slots following the last's.
 	want := [][2]int{{0, 3}, {3, 3}, {6, 2}, {8, 2}}
 	for i, r := range recs {
