@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,11 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/torchgate/torchgate/extauthz/internal/syncbuf"
 	"github.com/torchgate/torchgate/extauthz/internal/testidp"
 )
 
@@ -38,19 +37,6 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// lockedBuffer collects a child's stderr safely while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 func TestServeReloadsOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -72,7 +58,7 @@ func TestServeReloadsOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 		}
 	}
 	write("info")
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd := exec.Command(bin, "serve", "--config", cfg)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

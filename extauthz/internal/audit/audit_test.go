@@ -1,30 +1,17 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/torchgate/torchgate/extauthz/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // blockingWriter announces each write on entered, then holds it until released.
 type blockingWriter struct{ entered, release chan struct{} }
@@ -36,7 +23,7 @@ func (w blockingWriter) Write(p []byte) (int, error) {
 }
 
 func TestLinesAreJSONAndFlushedOnClose(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	l := New(&buf, 16, nil)
 	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	for i := range 10 {

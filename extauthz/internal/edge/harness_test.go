@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/torchgate/torchgate/extauthz/internal/server"
+	"github.com/torchgate/torchgate/extauthz/internal/syncbuf"
 	"github.com/torchgate/torchgate/extauthz/internal/testidp"
 )
 
@@ -133,24 +133,6 @@ func (g *grpcUpstream) metadata() metadata.MD {
 	return g.md
 }
 
-// syncBuffer collects access log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // stack is a running extauthz (real server, real test IdP), a worker stand-in, an issuer
 // stand-in, a gRPC worker stand-in, and the dev edge on the project's envoy.yaml in front.
 type stack struct {
@@ -161,7 +143,7 @@ type stack struct {
 	issuer    *upstream
 	grpc      *grpcUpstream
 	edge      *Edge
-	accessLog *syncBuffer
+	accessLog *syncbuf.Buffer
 	auditPath string
 }
 
@@ -199,7 +181,7 @@ func startStack(t testing.TB) *stack {
 		return resp.StatusCode == http.StatusOK
 	})
 	s.worker, s.issuer, s.grpc = newUpstream(t), newUpstream(t), newGRPCUpstream(t)
-	s.accessLog = &syncBuffer{}
+	s.accessLog = &syncbuf.Buffer{}
 	s.edge = runEdge(t, Options{AccessLog: s.accessLog, Clusters: map[string]string{
 		"extauthz_grpc": s.authz.GRPCAddr(), "extauthz_http": s.issuer.addr(),
 		"worker": s.worker.addr(), "worker_grpc": s.grpc.addr,

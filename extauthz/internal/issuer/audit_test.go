@@ -1,30 +1,17 @@
 package issuer
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/torchgate/torchgate/extauthz/internal/audit"
+	"github.com/torchgate/torchgate/extauthz/internal/syncbuf"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestAuditTrail(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	log := audit.New(&buf, 64, nil)
 	e := newEnv(t, func(o *Options) { o.Audit = log })
 	tok := e.token(t)
