@@ -1,7 +1,9 @@
 package ratelimit
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -43,6 +45,20 @@ func NewClientTimeout(url string, timeout time.Duration) (redis.UniversalClient,
 	opts.MaxRetries = -1
 	opts.DialerRetries = 1
 	return redis.NewUniversalClient(opts), nil
+}
+
+// LogClientTo sends what the Redis client library logs (a Sentinel's switch to
+// a new master, a failed dial) to logger, as records with component
+// "go-redis", instead of plain lines on stderr among the JSON ones. The
+// library has one logger per process: the last call sets it.
+func LogClientTo(logger *slog.Logger) { redis.SetLogger(clientLog{logger}) }
+
+// clientLog is the Redis client library's logger on a slog.Logger.
+type clientLog struct{ log *slog.Logger }
+
+// Printf implements the library's logging interface.
+func (c clientLog) Printf(ctx context.Context, format string, v ...any) {
+	c.log.InfoContext(ctx, fmt.Sprintf(format, v...), slog.String("component", "go-redis"))
 }
 
 // parseURL parses a Redis URL into client options.

@@ -1,14 +1,19 @@
 package ratelimit
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/torchgate/torchgate/extauthz/internal/syncbuf"
 )
 
 var urlTests = []struct {
@@ -127,5 +132,29 @@ func TestNewClientTopologies(t *testing.T) {
 	}
 	if _, err := NewClient("nope://"); !errors.Is(err, ErrInvalidURL) {
 		t.Fatalf("NewClient(nope://) err = %v", err)
+	}
+}
+
+func TestLogClientToSendsLibraryLogsToSlog(t *testing.T) {
+	var out syncbuf.Buffer
+	LogClientTo(slog.New(slog.NewJSONHandler(&out, nil)))
+	t.Cleanup(func() { LogClientTo(slog.Default()) })
+
+	// A sentinel that is not there: the library logs that dialling it failed.
+	c, err := NewClientTimeout("redis+sentinel://127.0.0.1:1/torchgate", 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	if err := c.Ping(context.Background()).Err(); err == nil {
+		t.Fatal("PING through a missing sentinel succeeded")
+	}
+	var rec struct{ Level, Msg, Component string }
+	line, _, _ := strings.Cut(out.String(), "\n")
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatalf("library log %q is not a JSON record: %v", out.String(), err)
+	}
+	if rec.Component != "go-redis" || rec.Level != "INFO" || !strings.Contains(rec.Msg, "127.0.0.1:1") {
+		t.Errorf("record %+v, want component go-redis, level INFO, a message about the sentinel's address", rec)
 	}
 }

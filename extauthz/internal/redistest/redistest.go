@@ -1,5 +1,6 @@
 // Package redistest runs a real redis-server process on a free loopback port, for integration
-// tests and load generators. Nothing is persisted; the process is stopped by its PID.
+// tests and load generators: a single server, a replica of one, or a Sentinel that monitors
+// one. Nothing is persisted; the process is stopped by its PID.
 package redistest
 
 import (
@@ -9,7 +10,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,17 +26,25 @@ var ErrNotInstalled = errors.New("redistest: redis-server not installed (apt-get
 
 // Server is a running (or stopped, restartable) redis-server.
 type Server struct {
-	path string
-	dir  string
-	port int
-	cmd  *exec.Cmd
+	path  string
+	dir   string
+	port  int
+	conf  []string // a config file to start with (Sentinel mode needs one it can rewrite)
+	extra []string // options after the common ones
+	cmd   *exec.Cmd
 }
 
 // Start runs redis-server on a free 127.0.0.1 port and kills it when the test ends. It skips
 // the test when redis-server is not installed (CI installs it).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := Run(t.TempDir())
+	return start(t, nil)
+}
+
+// start is Start of a server whose setup sets up before its first start.
+func start(t testing.TB, setup func(*Server) error) *Server {
+	t.Helper()
+	s, err := run(t.TempDir(), setup)
 	if errors.Is(err, ErrNotInstalled) {
 		t.Skip(err.Error())
 	}
@@ -46,6 +58,11 @@ func Start(t testing.TB) *Server {
 // Run starts redis-server on a free 127.0.0.1 port with its working directory in dir (created
 // if missing), and waits until it answers PING. The caller must Kill it.
 func Run(dir string) (*Server, error) {
+	return run(dir, nil)
+}
+
+// run is Run of a server whose setup sets up before its first start.
+func run(dir string, setup func(*Server) error) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -62,7 +79,50 @@ func Run(dir string) (*Server, error) {
 		return nil, fmt.Errorf("redistest: %w", err)
 	}
 	s := &Server{path: path, dir: dir, port: port}
+	if setup != nil {
+		if err := setup(s); err != nil {
+			return nil, err
+		}
+	}
 	return s, s.Restart()
+}
+
+// StartReplica runs a redis-server that replicates master, and waits until master sees it in
+// sync; it is killed when the test ends.
+func StartReplica(t testing.TB, master *Server) *Server {
+	t.Helper()
+	r := start(t, func(s *Server) error {
+		s.extra = []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}
+		return nil
+	})
+	c := redis.NewClient(&redis.Options{Addr: master.Addr(), MaxRetries: -1})
+	defer func() { _ = c.Close() }()
+	online := fmt.Sprintf("port=%d,state=online", r.port)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		info, err := c.Info(context.Background(), "replication").Result()
+		if err == nil && strings.Contains(info, online) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: replica %s not in sync with %s after 30s (%v)", r.Addr(), master.Addr(), err)
+		}
+	}
+}
+
+// StartSentinel runs a Redis Sentinel that monitors master under name, alone (quorum 1); it is
+// killed when the test ends. It answers PING when it is started, and knows master's replicas
+// that were in sync then.
+func StartSentinel(t testing.TB, name string, master *Server) *Server {
+	t.Helper()
+	return start(t, func(s *Server) error {
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		if err := os.WriteFile(conf, nil, 0o600); err != nil {
+			return fmt.Errorf("redistest: %w", err)
+		}
+		s.conf = []string{conf, "--sentinel"}
+		s.extra = []string{"--sentinel", "monitor", name, "127.0.0.1", strconv.Itoa(master.port), "1"}
+		return nil
+	})
 }
 
 // Addr is the server's host:port.
@@ -73,8 +133,10 @@ func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
 // Restart starts the server (again) on its port and waits until PING works.
 func (s *Server) Restart() error {
-	s.cmd = exec.Command(s.path, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	// A master starts a replica's full sync at once, not after the default 5 s wait for more.
+	args := slices.Concat(s.conf, []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", s.dir}, s.extra)
+	s.cmd = exec.Command(s.path, args...)
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}

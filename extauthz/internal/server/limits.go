@@ -24,6 +24,7 @@ func newLimiter(c config.Redis, reg prometheus.Registerer, logger *slog.Logger) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis: %w", err)
 	}
+	ratelimit.LogClientTo(logger)
 	l := ratelimit.NewRedis(client, ratelimit.RedisOptions{
 		Timeout: c.Timeout, OnError: c.OnError, Replicas: c.Replicas, Registerer: reg, Logger: logger,
 	})
