@@ -6,8 +6,8 @@
 //
 // Usage:
 //
-//	authzload -extauthz bin/extauthz [-duration 10s] [-concurrency 16] [-conns 4] [-clients 100] [-client h2|grpc-go] [-no-cache] [-limits local|redis] [-runs 3]
-//	authzload -peer bin/ratelimit [-peer-env NAME=value]... [-duration 10s] [-concurrency 16] [-conns 4] [-clients 100] [-runs 3]
+//	authzload -extauthz bin/extauthz [-duration 10s] [-concurrency 16] [-conns 2] [-clients 100] [-client h2|grpc-go] [-no-cache] [-limits local|redis] [-runs 3]
+//	authzload -peer bin/ratelimit [-peer-env NAME=value]... [-duration 10s] [-concurrency 16] [-conns 2] [-clients 100] [-runs 3]
 package main
 
 import (
@@ -29,7 +29,7 @@ func main() {
 	flag.StringVar(&o.Binary, "extauthz", "bin/extauthz", "extauthz binary to run")
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "measured duration per run")
 	flag.IntVar(&o.Concurrency, "concurrency", 16, "Checks kept in flight (closed loop)")
-	flag.IntVar(&o.Conns, "conns", 4, "gRPC connections")
+	flag.IntVar(&o.Conns, "conns", 2, "gRPC connections (Envoy opens one per worker, and runs a worker per core)")
 	flag.StringVar(&o.Client, "client", loadgen.ClientH2, `gRPC client: "h2" (minimal, little CPU per call, like Envoy's) or "grpc-go"`)
 	flag.IntVar(&o.Clients, "clients", 100, "distinct clients (tokens), RS256 and ES256 alternating")
 	flag.BoolVar(&o.NoCache, "no-cache", false, "disable the verified-token cache")

@@ -38,7 +38,7 @@ type Options struct {
 	Binary      string        // path to the extauthz binary
 	Duration    time.Duration // measured time, after warm-up
 	Concurrency int           // Checks kept in flight (closed loop)
-	Conns       int           // gRPC connections shared by the loops (Envoy uses a few)
+	Conns       int           // gRPC connections the calls are shared out over (Envoy opens one per worker thread)
 	Client      string        // ClientH2 (default) or ClientGRPCGo
 	Clients     int           // distinct client ids (each with its own token)
 	NoCache     bool          // disable the verified-token cache: every check verifies a signature
