@@ -2,7 +2,8 @@
 // identity provider (testidp), runs the extauthz binary as a separate process, and sends Check
 // RPCs over real gRPC, keeping a fixed number of them in flight. It reports throughput,
 // latency percentiles and the server process's CPU time per check (read from /proc), so that
-// the generator's own cost is not counted against the server.
+// the generator's own cost is not counted against the server. It measures the rate limit peer,
+// envoyproxy/ratelimit, the same way (peer.go).
 package loadgen
 
 import (
@@ -52,8 +53,8 @@ type Options struct {
 	PeerEnv []string // extra NAME=value settings for the peer, e.g. REDIS_PIPELINE_WINDOW=150us
 }
 
-// The clients a run can drive Check with. Both speak gRPC over HTTP/2 to the server and send
-// the same encoded requests.
+// The clients a run can drive its calls with. Both speak gRPC over HTTP/2 to the server and
+// send the same encoded requests.
 const (
 	// ClientH2 is this package's minimal HTTP/2 gRPC client: little CPU per call, as Envoy's.
 	ClientH2 = "h2"

@@ -29,7 +29,7 @@ type Server struct {
 	path  string
 	dir   string
 	port  int
-	conf  []string // a config file to start with (Sentinel mode needs one it can rewrite)
+	lead  []string // arguments before the options: a Sentinel's config file (one it can rewrite) and --sentinel
 	extra []string // options after the common ones
 	cmd   *exec.Cmd
 }
@@ -41,7 +41,7 @@ func Start(t testing.TB) *Server {
 	return start(t, nil)
 }
 
-// start is Start of a server whose setup sets up before its first start.
+// start is Start with setup applied to the server before it first starts.
 func start(t testing.TB, setup func(*Server) error) *Server {
 	t.Helper()
 	s, err := run(t.TempDir(), setup)
@@ -61,7 +61,7 @@ func Run(dir string) (*Server, error) {
 	return run(dir, nil)
 }
 
-// run is Run of a server whose setup sets up before its first start.
+// run is Run with setup applied to the server before it first starts.
 func run(dir string, setup func(*Server) error) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -110,19 +110,37 @@ func StartReplica(t testing.TB, master *Server) *Server {
 }
 
 // StartSentinel runs a Redis Sentinel that monitors master under name, alone (quorum 1); it is
-// killed when the test ends. It answers PING when it is started, and knows master's replicas
-// that were in sync then.
+// killed when the test ends. It returns once the Sentinel knows all the replicas master has
+// then, so that a failover can pick one.
 func StartSentinel(t testing.TB, name string, master *Server) *Server {
 	t.Helper()
-	return start(t, func(s *Server) error {
+	s := start(t, func(s *Server) error {
 		conf := filepath.Join(s.dir, "sentinel.conf")
 		if err := os.WriteFile(conf, nil, 0o600); err != nil {
 			return fmt.Errorf("redistest: %w", err)
 		}
-		s.conf = []string{conf, "--sentinel"}
+		s.lead = []string{conf, "--sentinel"}
 		s.extra = []string{"--sentinel", "monitor", name, "127.0.0.1", strconv.Itoa(master.port), "1"}
 		return nil
 	})
+	m := redis.NewClient(&redis.Options{Addr: master.Addr(), MaxRetries: -1})
+	defer func() { _ = m.Close() }()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer func() { _ = sc.Close() }()
+	ctx := context.Background()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		info, err := m.Info(ctx, "replication").Result()
+		var replicas []map[string]string
+		if err == nil {
+			replicas, err = sc.Replicas(ctx, name).Result()
+		}
+		if err == nil && strings.Contains(info, fmt.Sprintf("connected_slaves:%d\r\n", len(replicas))) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: sentinel %s does not know the replicas of %s after 30s (%v)", s.Addr(), master.Addr(), err)
+		}
+	}
 }
 
 // Addr is the server's host:port.
@@ -134,7 +152,7 @@ func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 // Restart starts the server (again) on its port and waits until PING works.
 func (s *Server) Restart() error {
 	// A master starts a replica's full sync at once, not after the default 5 s wait for more.
-	args := slices.Concat(s.conf, []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	args := slices.Concat(s.lead, []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", s.dir}, s.extra)
 	s.cmd = exec.Command(s.path, args...)
 	if err := s.cmd.Start(); err != nil {
