@@ -4,6 +4,7 @@
 package redistest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -98,15 +99,14 @@ func StartReplica(t testing.TB, master *Server) *Server {
 	c := redis.NewClient(&redis.Options{Addr: master.Addr(), MaxRetries: -1})
 	defer func() { _ = c.Close() }()
 	online := fmt.Sprintf("port=%d,state=online", r.port)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	err := poll(30*time.Second, func() (bool, error) {
 		info, err := c.Info(context.Background(), "replication").Result()
-		if err == nil && strings.Contains(info, online) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: replica %s not in sync with %s after 30s (%v)", r.Addr(), master.Addr(), err)
-		}
+		return err == nil && strings.Contains(info, online), err
+	})
+	if err != nil {
+		t.Fatalf("redistest: replica %s not in sync with %s: %v", r.Addr(), master.Addr(), err)
 	}
+	return r
 }
 
 // StartSentinel runs a Redis Sentinel that monitors master under name, alone (quorum 1); it is
@@ -128,19 +128,18 @@ func StartSentinel(t testing.TB, name string, master *Server) *Server {
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
 	defer func() { _ = sc.Close() }()
 	ctx := context.Background()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	err := poll(30*time.Second, func() (bool, error) {
 		info, err := m.Info(ctx, "replication").Result()
-		var replicas []map[string]string
-		if err == nil {
-			replicas, err = sc.Replicas(ctx, name).Result()
+		if err != nil {
+			return false, err
 		}
-		if err == nil && strings.Contains(info, fmt.Sprintf("connected_slaves:%d\r\n", len(replicas))) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: sentinel %s does not know the replicas of %s after 30s (%v)", s.Addr(), master.Addr(), err)
-		}
+		replicas, err := sc.Replicas(ctx, name).Result()
+		return err == nil && strings.Contains(info, fmt.Sprintf("connected_slaves:%d\r\n", len(replicas))), err
+	})
+	if err != nil {
+		t.Fatalf("redistest: sentinel %s does not know the replicas of %s: %v", s.Addr(), master.Addr(), err)
 	}
+	return s
 }
 
 // Addr is the server's host:port.
@@ -160,19 +159,30 @@ func (s *Server) Restart() error {
 	}
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
 	defer func() { _ = c.Close() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err := poll(10*time.Second, func() (bool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
 		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
+		return err == nil, err
+	})
+	if err != nil {
+		s.Kill()
+		return fmt.Errorf("redistest: redis-server on %s does not answer PING: %w", s.Addr(), err)
+	}
+	return nil
+}
+
+// poll calls ready every 10 ms until it reports true, for at most timeout. When time runs
+// out it returns the last error ready gave, or one saying it timed out.
+func poll(timeout time.Duration, ready func() (bool, error)) error {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(10 * time.Millisecond) {
+		ok, err := ready()
+		if ok {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			s.Kill()
-			return fmt.Errorf("redistest: redis-server on %s does not answer PING: %w", s.Addr(), err)
+			return fmt.Errorf("not ready after %v: %w", timeout, cmp.Or(err, errors.New("condition not met")))
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
