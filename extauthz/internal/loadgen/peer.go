@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
@@ -103,20 +104,17 @@ func startPeer(ctx context.Context, o Options, redisAddr string) (*server, error
 		return nil, err
 	}
 	grpcAddr, httpAddr, debugAddr := freeAddr(), freeAddr(), freeAddr()
-	cmd := exec.CommandContext(ctx, o.Peer)
-	cmd.Env = append(os.Environ(),
-		"USE_STATSD=false", "LOG_LEVEL=warn", "BACKEND_TYPE=redis",
-		"REDIS_SOCKET_TYPE=tcp", "REDIS_URL="+redisAddr,
-		"RUNTIME_ROOT="+dir, "RUNTIME_SUBDIRECTORY=ratelimit", "RUNTIME_APPDIRECTORY=config", "RUNTIME_WATCH_ROOT=false",
-	)
-	for name, addr := range map[string]string{"GRPC": grpcAddr, "": httpAddr, "DEBUG": debugAddr} {
+	// listen gives the peer's PREFIX HOST and PORT settings of addr.
+	listen := func(prefix, addr string) []string {
 		host, port, _ := net.SplitHostPort(addr)
-		if name != "" {
-			name += "_"
-		}
-		cmd.Env = append(cmd.Env, name+"HOST="+host, name+"PORT="+port)
+		return []string{prefix + "HOST=" + host, prefix + "PORT=" + port}
 	}
-	cmd.Env = append(cmd.Env, o.PeerEnv...)
+	cmd := exec.CommandContext(ctx, o.Peer)
+	cmd.Env = slices.Concat(os.Environ(), []string{
+		"USE_STATSD=false", "LOG_LEVEL=warn", "BACKEND_TYPE=redis",
+		"REDIS_SOCKET_TYPE=tcp", "REDIS_URL=" + redisAddr,
+		"RUNTIME_ROOT=" + dir, "RUNTIME_SUBDIRECTORY=ratelimit", "RUNTIME_APPDIRECTORY=config", "RUNTIME_WATCH_ROOT=false",
+	}, listen("GRPC_", grpcAddr), listen("", httpAddr), listen("DEBUG_", debugAddr), o.PeerEnv)
 	cmd.Stderr = o.Stderr
 	return start(cmd, grpcAddr, httpAddr, "/healthcheck", dir)
 }
