@@ -19,9 +19,9 @@ func loadRepository(dir string, dev device) ([]serve.ModelVersion, []*engine.Mod
 	var loaded []*engine.Model
 	for _, m := range repo {
 		cfg := m.Config.WithDefaults()
+		idev := dev.perInstance(cfg.Instances, runtime.NumCPU())
 		for _, v := range m.Versions {
 			mv := serve.ModelVersion{Name: m.Name, Version: v.Number, Config: m.Config}
-			idev := dev.perInstance(cfg.Instances, runtime.NumCPU())
 			for range cfg.Instances {
 				em, err := idev.load(v.Path)
 				if err != nil {
